@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..validate import validate_paths
+from ..segmenting import segment_paths
+from . import app, handle_errors, progress
+
+
+@app.command()
+@handle_errors
+def segment(
+    inputs: list[str] = typer.Argument(..., help="Documents (.txt .md .html .jsonl), folders, or - for stdin."),
+    output: str = typer.Option("-", "-o", "--output", help="Sentence JSONL to write, or - for stdout."),
+) -> None:
+    """Split documents into sentence records with exact character offsets."""
+    documents, sentences = segment_paths(inputs, output)
+    progress(f"segmented {documents} document(s) into {sentences} sentence(s)")
+
+
+@app.command()
+@handle_errors
+def validate(
+    paths: list[Path] = typer.Argument(..., help="Label or sentence JSONL files, or folders of them."),
+    seeds: Path = typer.Option(Path("seeds"), help="Folder of the documents the labels point into."),
+) -> None:
+    """Check label files: schema, allowed values, duplicates, and text that no longer matches the segments."""
+    problems, checked = validate_paths(paths, seeds)
+    for problem in problems:
+        typer.echo(problem)
+    progress(f"checked {checked} record(s): {len(problems)} problem(s)")
+    if problems:
+        raise typer.Exit(1)
