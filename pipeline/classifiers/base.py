@@ -70,6 +70,7 @@ class Classifier:
     name: ClassVar[str] = "base"
     settings: dict[str, Any] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=default_thresholds)
+    model_info: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def default_settings(cls) -> dict[str, Any]:

@@ -1,0 +1,316 @@
+"""Reference and scikit-learn backends: majority, lexicon, tfidf, embed.
+
+scikit-learn parts are stored as plain arrays (safetensors) and JSON vocabularies and rebuilt
+on load, so no pickle is ever written or read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from ..lexicon import Lexicon
+from ..records import NEUTRAL, STANCES, TARGETS, Record
+from .base import Classifier, Probabilities, ProgressFn, register
+
+
+def stance_labels(records: list[Record]) -> np.ndarray:
+    return np.array([STANCES.index(r["stance"]) for r in records])
+
+
+def target_labels(records: list[Record]) -> np.ndarray:
+    return np.array([[1 if t in r.get("targets", []) else 0 for t in TARGETS] for r in records]).reshape(
+        len(records), len(TARGETS)
+    )
+
+
+def _lexicon_from_settings(settings: dict[str, Any]) -> Lexicon:
+    if settings.get("lexicon_data"):
+        return Lexicon.from_dict(settings["lexicon_data"])
+    return Lexicon.load(settings["lexicon"]) if settings.get("lexicon") else Lexicon.load()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@register
+class MajorityClassifier(Classifier):
+    """Predicts the training class frequencies for every sentence: the floor to beat."""
+
+    name = "majority"
+
+    def fit(self, records, *, seed=0, progress=None):
+        counts = np.bincount(stance_labels(records), minlength=len(STANCES)).astype(float)
+        self.stance_prior = counts / counts.sum()
+        opinion = [r for r in records if r["stance"] != NEUTRAL]
+        self.target_prior = target_labels(opinion).mean(0) if opinion else np.zeros(len(TARGETS))
+        return self
+
+    def predict_proba(self, records):
+        n = len(records)
+        return Probabilities(np.tile(self.stance_prior, (n, 1)), np.tile(self.target_prior, (n, 1)))
+
+    def save_parts(self, folder: Path) -> list[str]:
+        save_file({"stance_prior": self.stance_prior, "target_prior": self.target_prior},
+                  str(folder / "weights.safetensors"))
+        return ["weights.safetensors"]
+
+    @classmethod
+    def load_parts(cls, folder, settings):
+        model = cls(settings=settings)
+        arrays = load_file(str(folder / "weights.safetensors"))
+        model.stance_prior, model.target_prior = arrays["stance_prior"], arrays["target_prior"]
+        return model
+
+
+@register
+class LexiconClassifier(Classifier):
+    """Rules from labels/actors.toml: a target is named by an alias; stance from cue words.
+
+    Nothing is learned; fit only records the lexicon so the model folder is self-contained.
+    """
+
+    name = "lexicon"
+
+    @classmethod
+    def default_settings(cls):
+        return {"lexicon": None}
+
+    def fit(self, records, *, seed=0, progress=None):
+        self.lexicon = _lexicon_from_settings(self.settings)
+        return self
+
+    def predict_proba(self, records):
+        stance = np.zeros((len(records), len(STANCES)))
+        targets = np.zeros((len(records), len(TARGETS)))
+        for i, record in enumerate(records):
+            cues = self.lexicon.cue_counts(record["text"])
+            mentions = self.lexicon.mentions(record["text"])
+            blame, defend = cues["blame"], cues["defend"]
+            if cues["negators"] and blame and not defend:
+                # "not to blame", "no fault of": a negated blame cue reads as defence.
+                blame, defend = blame - 1, defend + 1
+            score = np.array([blame, defend, 0.6]) * 1.5
+            stance[i] = np.exp(score) / np.exp(score).sum()
+            targets[i] = [0.9 if mentions[t] else 0.05 for t in TARGETS]
+        return Probabilities(stance, targets)
+
+    def save_parts(self, folder):
+        (folder / "lexicon.json").write_text(json.dumps(self.lexicon.to_dict()), encoding="utf-8")
+        return ["lexicon.json"]
+
+    @classmethod
+    def load_parts(cls, folder, settings):
+        model = cls(settings=settings)
+        model.lexicon = Lexicon.from_dict(json.loads((folder / "lexicon.json").read_text(encoding="utf-8")))
+        return model
+
+
+# ---------------------------------------------------------------------------------------------
+# logistic-regression heads shared by tfidf and embed
+
+
+def _fit_lr(x, y, *, c: float, seed: int) -> LogisticRegression:
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, random_state=seed)
+    return model.fit(x, y)
+
+
+class LinearHeads:
+    """A multiclass stance head and one binary head per target (targets learned from the
+    non-neutral sentences only: who is blamed or defended, given that someone is)."""
+
+    def fit(self, x, records: list[Record], *, c: float, seed: int) -> LinearHeads:
+        y = stance_labels(records)
+        present = np.unique(y)
+        self.stance_coef = np.zeros((len(STANCES), x.shape[1]))
+        self.stance_bias = np.full(len(STANCES), -30.0)
+        if len(present) == 1:
+            self.stance_bias[present[0]] = 0.0
+        else:
+            model = _fit_lr(x, y, c=c, seed=seed)
+            coef = model.coef_ if len(present) > 2 else np.vstack([-model.coef_[0], model.coef_[0]]) / 2
+            bias = model.intercept_ if len(present) > 2 else np.array([-model.intercept_[0], model.intercept_[0]]) / 2
+            self.stance_coef[present] = coef
+            self.stance_bias[present] = bias
+        opinion = np.array([r["stance"] != NEUTRAL for r in records])
+        ty = target_labels(records)[opinion]
+        tx = x[opinion]
+        self.target_coef = np.zeros((len(TARGETS), x.shape[1]))
+        self.target_bias = np.full(len(TARGETS), -10.0)
+        for j in range(len(TARGETS)):
+            column = ty[:, j] if len(ty) else np.zeros(0)
+            if column.sum() == 0:
+                continue
+            if column.sum() == len(column):
+                self.target_bias[j] = 10.0
+                continue
+            model = _fit_lr(tx, column, c=c, seed=seed)
+            self.target_coef[j] = model.coef_[0]
+            self.target_bias[j] = model.intercept_[0]
+        return self
+
+    def predict_proba(self, x) -> Probabilities:
+        logits = np.asarray(x @ self.stance_coef.T) + self.stance_bias
+        logits -= logits.max(1, keepdims=True)
+        stance = np.exp(logits)
+        stance /= stance.sum(1, keepdims=True)
+        targets = 1.0 / (1.0 + np.exp(-(np.asarray(x @ self.target_coef.T) + self.target_bias)))
+        return Probabilities(stance, targets)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"stance_coef": self.stance_coef, "stance_bias": self.stance_bias,
+                "target_coef": self.target_coef, "target_bias": self.target_bias}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> LinearHeads:
+        heads = cls()
+        for key, value in arrays.items():
+            setattr(heads, key, value)
+        return heads
+
+
+def _vectorizer_state(vectorizer: TfidfVectorizer) -> tuple[dict[str, int], np.ndarray]:
+    return {k: int(v) for k, v in vectorizer.vocabulary_.items()}, vectorizer.idf_
+
+
+def _rebuild_vectorizer(params: dict[str, Any], vocabulary: dict[str, int], idf: np.ndarray) -> TfidfVectorizer:
+    vectorizer = TfidfVectorizer(**params, vocabulary=vocabulary)
+    vectorizer.idf_ = idf
+    return vectorizer
+
+
+WORD_PARAMS = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True, "min_df": 1,
+               "token_pattern": r"(?u)\b\w[\w'’]*\b"}
+CHAR_PARAMS = {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True, "lowercase": True, "min_df": 2}
+
+
+@register
+class TfidfClassifier(Classifier):
+    """Word 1-2 and character 2-5 n-grams (+ lexicon actor/cue features) into logistic
+    regression, class-balanced. The CPU-only baseline."""
+
+    name = "tfidf"
+
+    @classmethod
+    def default_settings(cls):
+        return {"C": 4.0, "lexicon_features": True, "lexicon_weight": 0.5, "lexicon": None}
+
+    def _features(self, records):
+        texts = [r["text"] for r in records]
+        blocks = [self.word.transform(texts), self.char.transform(texts)]
+        if self.lexicon is not None:
+            lex = np.array([self.lexicon.features(t) for t in texts]) * self.settings["lexicon_weight"]
+            blocks.append(sparse.csr_matrix(lex))
+        return sparse.hstack(blocks).tocsr()
+
+    def fit(self, records, *, seed=0, progress=None):
+        texts = [r["text"] for r in records]
+        self.word = TfidfVectorizer(**WORD_PARAMS).fit(texts)
+        char_params = dict(CHAR_PARAMS, min_df=1 if len(texts) < 50 else 2)
+        self.char = TfidfVectorizer(**char_params).fit(texts)
+        self.lexicon = _lexicon_from_settings(self.settings) if self.settings["lexicon_features"] else None
+        self.heads = LinearHeads().fit(self._features(records), records, c=self.settings["C"], seed=seed)
+        return self
+
+    def predict_proba(self, records):
+        if not records:
+            return Probabilities.concatenate([])
+        return self.heads.predict_proba(self._features(records))
+
+    def save_parts(self, folder):
+        word_vocab, word_idf = _vectorizer_state(self.word)
+        char_vocab, char_idf = _vectorizer_state(self.char)
+        save_file({**self.heads.arrays(), "word_idf": word_idf, "char_idf": char_idf},
+                  str(folder / "weights.safetensors"))
+        vocab = {"word": word_vocab, "char": char_vocab, "char_min_df": self.char.min_df}
+        (folder / "vocabulary.json").write_text(json.dumps(vocab), encoding="utf-8")
+        names = ["weights.safetensors", "vocabulary.json"]
+        if self.lexicon is not None:
+            (folder / "lexicon.json").write_text(json.dumps(self.lexicon.to_dict()), encoding="utf-8")
+            names.append("lexicon.json")
+        return names
+
+    @classmethod
+    def load_parts(cls, folder, settings):
+        model = cls(settings=settings)
+        arrays = load_file(str(folder / "weights.safetensors"))
+        vocab = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+        model.word = _rebuild_vectorizer(WORD_PARAMS, vocab["word"], arrays.pop("word_idf"))
+        model.char = _rebuild_vectorizer(dict(CHAR_PARAMS, min_df=vocab["char_min_df"]), vocab["char"],
+                                         arrays.pop("char_idf"))
+        model.heads = LinearHeads.from_arrays(arrays)
+        lexicon_path = folder / "lexicon.json"
+        model.lexicon = (Lexicon.from_dict(json.loads(lexicon_path.read_text(encoding="utf-8")))
+                         if lexicon_path.exists() else None)
+        return model
+
+
+@register
+class EmbedClassifier(Classifier):
+    """Frozen encoder embeddings (mean-pooled) + lexicon features into logistic regression."""
+
+    name = "embed"
+
+    @classmethod
+    def default_settings(cls):
+        return {"C": 2.0, "base_model": None, "batch_size": 64, "lexicon_features": True,
+                "lexicon_weight": 0.3, "lexicon": None}
+
+    def _load_encoder(self, folder: Path | None = None):
+        from ..encoder import load_encoder, resolve_base_model, set_threads
+
+        set_threads()
+        source = folder if folder is not None else resolve_base_model(self.settings.get("base_model"))
+        self.tokenizer, self.encoder = load_encoder(source)
+        self.encoder.eval()
+
+    def _features(self, records: list[Record]) -> np.ndarray:
+        from ..encoder import embed_texts
+
+        texts = [r["text"] for r in records]
+        x = embed_texts(self.tokenizer, self.encoder, texts, batch_size=self.settings["batch_size"])
+        if self.lexicon is not None:
+            x = np.hstack([x, np.array([self.lexicon.features(t) for t in texts]) * self.settings["lexicon_weight"]])
+        return x
+
+    def fit(self, records, *, seed=0, progress: ProgressFn | None = None):
+        if not hasattr(self, "encoder"):
+            self._load_encoder()
+        self.lexicon = _lexicon_from_settings(self.settings) if self.settings["lexicon_features"] else None
+        if progress:
+            progress(f"embed: encoding {len(records)} sentences")
+        self.heads = LinearHeads().fit(self._features(records), records, c=self.settings["C"], seed=seed)
+        return self
+
+    def predict_proba(self, records):
+        if not records:
+            return Probabilities.concatenate([])
+        return self.heads.predict_proba(self._features(records))
+
+    def save_parts(self, folder):
+        from ..encoder import save_encoder
+
+        save_file(self.heads.arrays(), str(folder / "heads.safetensors"))
+        save_encoder(self.tokenizer, self.encoder, folder / "encoder")
+        names = ["heads.safetensors"]
+        if self.lexicon is not None:
+            (folder / "lexicon.json").write_text(json.dumps(self.lexicon.to_dict()), encoding="utf-8")
+            names.append("lexicon.json")
+        return names
+
+    @classmethod
+    def load_parts(cls, folder, settings):
+        model = cls(settings=settings)
+        model._load_encoder(folder / "encoder")
+        model.heads = LinearHeads.from_arrays(load_file(str(folder / "heads.safetensors")))
+        lexicon_path = folder / "lexicon.json"
+        model.lexicon = (Lexicon.from_dict(json.loads(lexicon_path.read_text(encoding="utf-8")))
+                         if lexicon_path.exists() else None)
+        return model

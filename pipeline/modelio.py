@@ -1,0 +1,192 @@
+"""Model folders: save and load, with safety and compatibility checks.
+
+A model folder holds only data:
+
+    config.json        labels, thresholds, settings, training info, data hash, versions,
+                       cross-validated scores and confusion, and a sha256 per file
+    *.safetensors      weights and arrays (never pickle)
+    *.json             vocabularies, lexicon, cross-validation scores
+    encoder/           tokenizer and encoder config for transformer backends
+    README.md          the model card
+
+Loading reads config.json, refuses any file it does not list (or whose hash differs), checks
+the label set and format version, then asks the backend to read its parts. No code from the
+folder is ever run; ``trust_remote_code`` is never set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .classifiers.base import Classifier, backend_class
+from .errors import ModelError
+from .records import STANCES, TARGETS, atomic_write_text
+
+FORMAT = "pipeline-model"
+FORMAT_VERSION = 1
+CONFIG = "config.json"
+CARD = "README.md"
+# Files a folder may hold beside those listed in config.json.
+ALWAYS_ALLOWED = {CONFIG, CARD}
+SAFE_SUFFIXES = {".json", ".safetensors", ".txt", ".md", ".model"}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in ("pipeline", "torch", "transformers", "scikit-learn", "numpy", "safetensors", "tokenizers"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_hash(files: dict[str, str], thresholds: dict[str, float]) -> str:
+    digest = hashlib.sha256(json.dumps({"files": files, "thresholds": thresholds}, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def _listed_files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def save_model(
+    classifier: Classifier,
+    folder: str | Path,
+    *,
+    training: dict[str, Any],
+    cv: dict[str, Any] | None = None,
+    extra_json: dict[str, Any] | None = None,
+    card: str = "",
+) -> Path:
+    """Write a complete model folder atomically (built beside the target, then renamed)."""
+    folder = Path(folder)
+    if not folder.parent.exists():
+        raise ModelError(f"{folder}: output folder {folder.parent} does not exist")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        classifier.save_parts(tmp)
+        for name, data in (extra_json or {}).items():
+            (tmp / name).write_text(json.dumps(data), encoding="utf-8")
+        files = {name: file_sha256(tmp / name) for name in _listed_files(tmp)}
+        for name in files:
+            if Path(name).suffix not in SAFE_SUFFIXES:
+                raise ModelError(f"backend wrote an unsafe file type: {name}")
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "backend": classifier.name,
+            "labels": {"stances": list(STANCES), "targets": list(TARGETS)},
+            "thresholds": classifier.thresholds,
+            "settings": classifier.settings,
+            "training": training,
+            "versions": package_versions(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "files": files,
+            "model_hash": model_hash(files, classifier.thresholds),
+        }
+        if cv:
+            config.update(cv)
+        (tmp / CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")
+        (tmp / CARD).write_text(card or f"# {classifier.name} model\n", encoding="utf-8")
+        if folder.exists():
+            if not (folder / CONFIG).exists() and any(folder.iterdir()):
+                raise ModelError(f"{folder}: exists and is not a model folder; refusing to replace it")
+            old = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def read_config(folder: str | Path) -> dict[str, Any]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelError(f"{folder}: model folder not found")
+    path = folder / CONFIG
+    if not path.exists():
+        raise ModelError(f"{path}: not a model folder (no config.json)")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: corrupt config ({exc})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelError(f"{path}: not a pipeline model config")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"{path}: model format version {config.get('format_version')} is not supported "
+            f"(this version reads {FORMAT_VERSION}); retrain the model"
+        )
+    labels = config.get("labels", {})
+    if labels.get("stances") != list(STANCES) or labels.get("targets") != list(TARGETS):
+        raise ModelError(
+            f"{path}: model was trained with another label set "
+            f"(stances {labels.get('stances')}, targets {labels.get('targets')}); retrain it"
+        )
+    return config
+
+
+def verify_files(folder: Path, config: dict[str, Any]) -> None:
+    """Refuse unexpected files and files whose content changed since saving."""
+    listed = config.get("files", {})
+    for name in _listed_files(folder):
+        if name not in listed and name not in ALWAYS_ALLOWED:
+            raise ModelError(f"{folder / name}: unexpected file in model folder; refusing to load")
+    for name, digest in listed.items():
+        path = folder / name
+        if Path(name).suffix not in SAFE_SUFFIXES:
+            raise ModelError(f"{path}: unsafe file type in model folder; refusing to load")
+        if not path.exists():
+            raise ModelError(f"{path}: missing model file")
+        if file_sha256(path) != digest:
+            raise ModelError(f"{path}: file is corrupt or was changed after training (hash mismatch)")
+
+
+def load_model(folder: str | Path) -> Classifier:
+    folder = Path(folder)
+    config = read_config(folder)
+    verify_files(folder, config)
+    cls = backend_class(config.get("backend", ""))
+    try:
+        classifier = cls.load_parts(folder, config.get("settings", {}))
+    except ModelError:
+        raise
+    except Exception as exc:  # a corrupt weight file surfaces as many different errors
+        raise ModelError(f"{folder}: cannot load model ({type(exc).__name__}: {exc})") from None
+    classifier.thresholds = {t: float(config["thresholds"].get(t, 0.5)) for t in TARGETS}
+    classifier.model_info = {"name": folder.name, "backend": cls.name, "hash": config["model_hash"]}
+    return classifier
+
+
+def read_json_part(folder: Path, name: str) -> Any:
+    with contextlib.suppress(FileNotFoundError):
+        return json.loads((folder / name).read_text(encoding="utf-8"))
+    return None
+
+
+def write_card(folder: Path, text: str) -> None:
+    atomic_write_text(folder / CARD, text)

@@ -1,0 +1,178 @@
+"""`pipeline predict`: stream documents or sentence JSONL through a model.
+
+Memory does not grow with the input: records are read, scored and written in chunks.
+Output goes to ``OUT.partial`` first and is renamed to OUT when complete, so a killed run
+never leaves a half-written OUT; ``resume=True`` keeps the complete records of a previous
+``.partial`` and carries on after them, giving the same file an uninterrupted run gives.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .classifiers.base import Classifier, ProgressFn, decide
+from .documents import expand_paths, read_documents
+from .errors import InputError
+from .modelio import load_model
+from .records import (
+    STANCES,
+    TARGETS,
+    Record,
+    check_output_path,
+    dumps,
+    read_jsonl,
+    segment_problems,
+)
+from .segment import segment_document
+
+CHUNK = 256
+
+
+def _is_sentence_file(path: Path) -> bool:
+    """A .jsonl file of sentence records (from `segment`) rather than documents."""
+    for _, record in read_jsonl(path):
+        return "doc_id" in record or "start" in record
+    return False
+
+
+def input_records(inputs: list[str], input_format: str = "auto") -> Iterator[tuple[str, Record]]:
+    """(source, record) for every sentence in the inputs, segmenting documents on the way."""
+    for path in expand_paths(inputs):
+        as_sentences = input_format == "sentences" or (
+            input_format == "auto" and path != "-" and Path(path).suffix == ".jsonl" and _is_sentence_file(Path(path))
+        )
+        if as_sentences:
+            for line_no, record in read_jsonl(path):
+                problems = [p for p in segment_problems(record) if "start" not in p and "end" not in p
+                            and "length" not in p]
+                if problems:
+                    raise InputError(path, "; ".join(problems), line_no)
+                yield f"{path}:{line_no}", record
+        else:
+            for document in read_documents([path]):
+                for record in segment_document(document.doc_id, document.text):
+                    yield document.source, record
+
+
+def _with_context(records: Iterable[tuple[str, Record]]) -> Iterator[Record]:
+    previous: dict[str, str] = {}
+    for _, record in records:
+        doc = record.get("doc_id", "")
+        if "context" not in record:
+            record["context"] = previous.get(doc, "")
+            record["_added_context"] = True
+        if not record.get("boilerplate"):
+            previous[doc] = record["text"]
+        yield record
+
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    chunk: list[Record] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def label_chunk(classifier: Classifier, chunk: list[Record]) -> list[Record]:
+    probs = classifier.predict_proba(chunk)
+    out = []
+    for record, (stance, targets), stance_row, target_row in zip(
+        chunk, decide(probs, classifier.thresholds), probs.stance, probs.targets, strict=True
+    ):
+        record = dict(record)
+        if record.pop("_added_context", False):
+            del record["context"]
+        if record.get("boilerplate"):
+            stance, targets = "neutral", []
+        # An input that already carries labels keeps them; the model's go beside them.
+        prefix = "predicted_" if "stance" in record else ""
+        record[f"{prefix}stance"] = stance
+        record[f"{prefix}targets"] = targets
+        record["scores"] = {
+            "stance": {s: round(float(p), 4) for s, p in zip(STANCES, stance_row, strict=True)},
+            "targets": {t: round(float(p), 4) for t, p in zip(TARGETS, target_row, strict=True)},
+        }
+        record["model"] = classifier.model_info
+        out.append(record)
+    return out
+
+
+def _complete_lines(partial: Path) -> int:
+    """Keep only whole lines of an interrupted run; return how many there are."""
+    if not partial.exists():
+        return 0
+    data = partial.read_bytes()
+    keep = data.rfind(b"\n") + 1
+    if keep != len(data):
+        with open(partial, "r+b") as handle:
+            handle.truncate(keep)
+    return data[:keep].count(b"\n")
+
+
+def predict_paths(
+    inputs: list[str],
+    model_dir: str | Path,
+    output: str,
+    *,
+    input_format: str = "auto",
+    resume: bool = False,
+    batch: int = CHUNK,
+    quantize: bool | None = None,
+    progress: ProgressFn | None = None,
+) -> int:
+    classifier = load_model(model_dir)
+    if quantize is not None and "quantize" in classifier.settings:
+        classifier.settings["quantize"] = quantize
+    check_output_path(output, inputs)
+    records = _with_context(input_records(inputs, input_format))
+    if output == "-":
+        import sys
+
+        count = 0
+        for chunk in _chunks(records, batch):
+            for record in label_chunk(classifier, chunk):
+                sys.stdout.write(dumps(record) + "\n")
+                count += 1
+        if count == 0:
+            raise InputError(inputs[0] if inputs else "-", "no sentences in the input")
+        return count
+
+    target = Path(output)
+    partial = target.with_name(target.name + ".partial")
+    done = _complete_lines(partial) if resume else 0
+    if progress and done:
+        progress(f"resuming after {done} complete record(s)")
+    count = 0
+    mode = "a" if done else "w"
+    with open(partial, mode, encoding="utf-8", newline="\n") as handle:
+        pending: list[Record] = []
+
+        def flush() -> None:
+            for record in label_chunk(classifier, pending):
+                handle.write(dumps(record) + "\n")
+            handle.flush()
+            pending.clear()
+
+        for record in records:
+            count += 1
+            if count <= done:
+                continue
+            pending.append(record)
+            if len(pending) >= batch:
+                flush()
+                if progress:
+                    progress(f"predicted {count} sentences")
+        if pending:
+            flush()
+        os.fsync(handle.fileno())
+    if count == 0:
+        partial.unlink(missing_ok=True)
+        raise InputError(inputs[0] if inputs else "-", "no sentences in the input")
+    os.replace(partial, target)
+    return count
