@@ -1,0 +1,56 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   install, segment the seeds, train every backend, predict, evaluate, summarise
+#   make test   install and run the default (fast) test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT := out/demo
+REPORT := reports/seeds
+BACKENDS := majority lexicon tfidf embed transformer
+BEST := transformer
+
+.PHONY: demo test test-slow install lint benchmark clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline tests benchmarks scripts
+
+demo: $(STAMP)
+	@mkdir -p $(OUT) models $(REPORT)
+	@echo "== 1/6 segment the seed documents"
+	$(BIN)/pipeline segment seeds -o $(OUT)/sentences.jsonl
+	@echo "== 2/6 validate the labels against the segmented seeds"
+	$(BIN)/pipeline validate labels/gold.jsonl labels/written.jsonl --seeds seeds
+	@echo "== 3/6 train every backend (document-held-out cross-validation inside)"
+	@for backend in $(BACKENDS); do \
+		$(BIN)/pipeline train --backend $$backend --labels labels -o models/$$backend || exit 1; \
+	done
+	@echo "== 4/6 predict the seeds with the $(BEST) model"
+	$(BIN)/pipeline predict $(OUT)/sentences.jsonl --model models/$(BEST) -o $(OUT)/predictions.jsonl
+	@echo "== 5/6 evaluation report comparing the backends"
+	$(BIN)/pipeline evaluate --labels labels --backends $(shell echo $(BACKENDS) | tr ' ' ',') \
+		--models models -o $(REPORT)
+	@echo "== 6/6 blame summary of the seed predictions"
+	$(BIN)/pipeline summarize $(OUT)/predictions.jsonl --model models/$(BEST) -o $(REPORT)/summary
+	@echo "done: report in $(REPORT)/report.md, summary in $(REPORT)/summary/summary.md"
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/predict_speed.py --model models/$(BEST)
+
+clean:
+	rm -rf $(OUT) $(REPORT)
