@@ -176,11 +176,22 @@ def atomic_output(path: str | Path, inputs: Iterable[str | Path] = ()) -> Iterat
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        _set_mode(tmp, path)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _set_mode(tmp: str, target: Path) -> None:
+    """mkstemp makes 0600 files; give the output the mode a plain open() would."""
+    if target.exists():
+        os.chmod(tmp, target.stat().st_mode & 0o777)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
 
 
 def check_output_path(path: str | Path, inputs: Iterable[str | Path] = ()) -> None:
@@ -219,6 +230,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        _set_mode(tmp, path)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
