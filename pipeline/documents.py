@@ -7,7 +7,7 @@ the page's structure); for .jsonl it is each record's "text" field.
 
 from __future__ import annotations
 
-import html
+import codecs
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -31,6 +31,12 @@ class Document:
 
 def decode_bytes(data: bytes, source: str) -> str:
     """Decode text, tolerating a BOM and old Windows encodings; refuse binary files."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Windows "Unicode" text files are UTF-16 with a BOM; their NUL bytes are not binary.
+        try:
+            return _one_newline_convention(data.decode("utf-16"))
+        except UnicodeDecodeError:
+            raise InputError(source, "starts with a UTF-16 byte-order mark but is not UTF-16 text") from None
     if b"\x00" in data[:4096]:
         raise InputError(source, "looks like a binary file, not text")
     try:
@@ -43,7 +49,11 @@ def decode_bytes(data: bytes, source: str) -> str:
                 break
             except UnicodeDecodeError:
                 continue
-    # Offsets are kept in one newline convention.
+    return _one_newline_convention(text)
+
+
+def _one_newline_convention(text: str) -> str:
+    """Offsets are kept in one newline convention."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -63,6 +73,13 @@ class _TextExtractor(HTMLParser):
         elif tag in self.BLOCK:
             self.parts.append("\n\n" if tag != "br" else "\n")
 
+    def handle_startendtag(self, tag, attrs):
+        # <br/> is a line break like <br>, not a paragraph; <p/> and the like still break.
+        if tag == "br":
+            self.handle_starttag(tag, attrs)
+        else:
+            super().handle_startendtag(tag, attrs)
+
     def handle_endtag(self, tag):
         if tag in self.SKIP:
             self.skipping = max(0, self.skipping - 1)
@@ -78,7 +95,9 @@ def html_to_text(markup: str) -> str:
     parser = _TextExtractor()
     parser.feed(markup)
     parser.close()
-    text = html.unescape("".join(parser.parts))
+    # convert_charrefs has already decoded entities once; decoding again would turn a
+    # literal "&amp;pound;" on the page into "£".
+    text = "".join(parser.parts)
     text = re.sub(r"[ \t]*\n[ \t]*", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
@@ -106,6 +125,17 @@ def read_document_file(path: Path) -> Iterator[Document]:
     yield Document(path.stem, text, str(path))
 
 
+def _is_document_in_folder(path: Path) -> bool:
+    """A folder's README (seeds/README.md) describes the folder and is not one of its documents;
+    hidden files (editor backups, macOS "._" forks) are skipped too. Named explicitly, either is read."""
+    return (
+        path.suffix.lower() in DOCUMENT_SUFFIXES
+        and path.stem.lower() != "readme"
+        and not path.name.startswith(".")
+        and path.is_file()
+    )
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path | str]:
     """Files named, every document file in a named folder (sorted), and '-' for stdin."""
     expanded: list[Path | str] = []
@@ -115,7 +145,7 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path | str]:
             continue
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in DOCUMENT_SUFFIXES and p.is_file())
+            found = sorted(p for p in path.iterdir() if _is_document_in_folder(p))
             if not found:
                 raise InputError(path, f"folder holds no documents ({', '.join(DOCUMENT_SUFFIXES)})")
             expanded.extend(found)

@@ -29,12 +29,15 @@ ABBREVIATIONS = frozenset(
     """mr mrs ms dr cllr st no nos prof rev revd sr jr sir hon rt lt col gen capt sgt insp supt
     det cmdr vs v approx est dept govt co ltd inc plc corp bros jan feb mar apr jun jul aug sep
     sept oct nov dec mon tue tues wed thu thur thurs fri sat sun fig figs vol pp p para paras
-    ch cf al ave rd etc""".split()
+    ch cf al ave rd etc""".split()  # noqa: SIM905
 )
 # Abbreviations that often end a sentence: they end one when the next word is capitalised.
 SENTENCE_FINAL_ABBREVIATIONS = frozenset({"etc", "inc", "ltd", "plc", "co", "al"})
 # Abbreviations that only count as such before a number ("No. 10", "p. 4").
-NUMERIC_ABBREVIATIONS = frozenset({"no", "nos", "p", "pp", "vol", "fig", "figs", "para", "paras", "ch"})
+NUMERIC_ABBREVIATIONS = frozenset(
+    {"no", "nos", "p", "pp", "vol", "fig", "figs", "para", "paras", "ch", "art", "arts", "sch", "reg", "regs",
+     "cl", "sec", "pt", "tel"}
+)
 
 _TERMINATOR = re.compile(r"[.!?\u2026]+")
 _CLOSERS = "\"'\u2019\u201d)]}\u00bb"
@@ -100,22 +103,24 @@ def _is_boundary(text: str, term_start: int, term_end: int, floor: int, ceiling:
         if bare in NUMERIC_ABBREVIATIONS:
             if next_char.isdigit():
                 return None
-        elif bare in ABBREVIATIONS:
-            if bare not in SENTENCE_FINAL_ABBREVIATIONS or not next_char.isupper():
-                return None
+        elif bare in ABBREVIATIONS and (bare not in SENTENCE_FINAL_ABBREVIATIONS or not next_char.isupper()):
+            return None
         # Initials: "J. Smith", "Dr J. R. Hartley".
         if len(bare) == 1 and bare.isalpha() and word[-1:].isupper():
             return None
-        # Dotted abbreviations: e.g. i.e. a.m. U.S. -- boundary only before a capital.
-        if re.fullmatch(r"(?:[a-z]\.){1,3}[a-z]", bare, re.I) and not (
-            next_char.isupper() and bare.lower() not in {"e.g", "i.e", "cf", "viz"}
+        # Dotted abbreviations: e.g. i.e. a.m. -- boundary only before a capital. Capital
+        # initials written together go with what follows, like "J. Smith": "J.K. Rowling".
+        if re.fullmatch(r"(?:[a-z]\.){1,3}[a-z]", bare, re.I) and (
+            word.lstrip(_OPENERS).isupper()
+            or not (next_char.isupper() and bare.lower() not in {"e.g", "i.e", "cf", "viz"})
         ):
             return None
     # A lower-case continuation is not a new sentence ("Why?" she asked; "wait... what").
     if next_char.islower():
         return None
-    if next_char.isdigit() and marks == ".":
-        # "in 2008. 16 people" is rare; "No. 10" and list numbering are common.
+    if next_char.isdigit() and marks == "." and len(bare) <= 1:
+        # "s. 47", "c. 1900" and "1. 2. 3." go on; "No. 10" and "p. 4" are caught above.
+        # A longer word ends a sentence even before a number: "in 2008. 16 people died".
         return None
     if next_char in ",;:":
         return None
@@ -190,9 +195,11 @@ DATE_LINE = re.compile(rf"^\s*(?:{_TIME},?\s*)?{_DATE}(?:,?\s*(?:at\s+)?{_TIME})
 DATE_ANYWHERE = re.compile(rf"(?:{_TIME},?\s*)?{_DATE}(?:,?\s*(?:at\s+)?{_TIME})?", re.I)
 
 # "Anonymous said...", "Blogger Mark Still News said...", "Jane Doe says:", "Posted by X at 10:32"
-SAID_LINE = re.compile(r"^\s*(?P<author>[^\n]{1,80}?)\s+(?:said|says|wrote|writes)\s*(?:\.\.\.|…|:)\s*$", re.I)
+SAID_LINE = re.compile(
+    r"^\s*(?P<author>[^\n]{1,80}?)\s+(?:said|says|wrote|writes)\s*(?:\.\.\.|…|:)\s*$", re.I
+)
 POSTED_BY_LINE = re.compile(
-    rf"^\s*(?:posted|written|published)\s+by\s+(?P<author>.{{1,60}}?)(?:\s+(?:at|on)\s+(?P<when>.*?))?\s*$",
+    r"^\s*(?:posted|written|published)\s+by\s+(?P<author>.{1,60}?)(?:\s+(?:at|on)\s+(?P<when>.*?))?\s*$",
     re.I,
 )
 BYLINE = re.compile(r"^\s*by\s+[A-Z][^\n]{0,160}$")
@@ -216,7 +223,9 @@ BOILERPLATE_LINE = re.compile(
 )
 
 
-FOOTER_START = re.compile(r"^\s*(?:post a comment|leave a (?:reply|comment)|add (?:a|your) comment)\s*$", re.I)
+FOOTER_START = re.compile(
+    r"^\s*(?:post a comment|leave a (?:reply|comment)|add (?:a|your) comment)\s*$", re.I
+)
 DATE_LEAD = re.compile(rf"^\s*{_DATE}", re.I)
 
 
@@ -234,7 +243,9 @@ def parse_timestamp(raw: str) -> str | None:
             formats.append(day + date)
     with_time = []
     for fmt in formats:
-        with_time += [f"%I:%M %p {fmt}", f"%I:%M%p {fmt}", f"%H:%M {fmt}", f"{fmt} %I:%M %p", f"{fmt} %H:%M", fmt]
+        with_time += [
+            f"%I:%M %p {fmt}", f"%I:%M%p {fmt}", f"%H:%M {fmt}", f"{fmt} %I:%M %p", f"{fmt} %H:%M", fmt
+        ]
     for fmt in with_time:
         try:
             parsed = datetime.strptime(cleaned, fmt)
@@ -322,6 +333,11 @@ def segment_document(doc_id: str, text: str) -> list[Record]:
         state.author = author
         state.timestamp = None
 
+    def add_line(span: Span, boilerplate: bool, snap: _State) -> None:
+        # A line kept whole (boilerplate, a heading) obeys the same length cap as a sentence.
+        for piece in _cut_long(text, span.start, span.end):
+            units.append((piece, boilerplate, snap))
+
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -337,25 +353,27 @@ def segment_document(doc_id: str, text: str) -> list[Record]:
             state.in_footer = True
             state.section, state.comment_index, state.author, state.timestamp = "post", None, None, None
         if state.in_footer and not BYLINE.match(raw):
-            units.append((span, True, snapshot()))
+            add_line(span, True, snapshot())
             i += 1
             continue
         led_by_date = DATE_LEAD.match(raw)
         if led_by_date and len(stripped.split()) <= 12 and not _TERMINATOR.search(stripped[-1]):
-            state.timestamp = parse_timestamp(led_by_date.group(0)) or led_by_date.group(0).strip()
-            units.append((span, True, snapshot()))
+            # "12 May 2011 at 10:32 am" keeps its time; "Oct 06, 2017 Shaking Hands" its date.
+            lead = led_by_date.group(0)
+            state.timestamp = parse_timestamp(stripped) or parse_timestamp(lead) or lead.strip()
+            add_line(span, True, snapshot())
             i += 1
             continue
         said = SAID_LINE.match(raw)
         posted = POSTED_BY_LINE.match(raw)
         if said and len(said.group("author").split()) <= 8:
-            start_comment(said.group("author").strip())
-            units.append((span, True, snapshot()))
+            start_comment(_blogger_author(said.group("author")))
+            add_line(span, True, snapshot())
             i += 1
             continue
         if COMMENTS_HEADER.match(raw):
             state.in_comments = True
-            units.append((span, True, snapshot()))
+            add_line(span, True, snapshot())
             i += 1
             continue
         if DATE_LINE.match(raw):
@@ -363,20 +381,42 @@ def segment_document(doc_id: str, text: str) -> list[Record]:
             # Blogger prints a comment's time after it; _fill_comment_fields spreads it back.
             if not (state.section == "comment" and state.timestamp is not None):
                 state.timestamp = when
-            units.append((span, True, snapshot()))
+            add_line(span, True, snapshot())
             i += 1
             continue
         if posted:
-            if state.in_comments or state.seen_body:
+            author = posted.group("author").strip()
+            when = posted.group("when")
+            stamp = (parse_timestamp(when) or when) if when else None
+            if state.in_comments:
                 if state.section == "comment" and state.author is None:
-                    state.author = posted.group("author").strip()
+                    state.author = author
                 else:
-                    start_comment(posted.group("author").strip())
+                    start_comment(author)
+            elif state.seen_body:
+                # A post footer ("Posted by X at 10:32 AM" under a Blogger post) names the writer
+                # of the post above it, not a new comment: give it to that post's records.
+                dated = state.timestamp and re.fullmatch(r"\d{4}-\d{2}-\d{2}", state.timestamp)
+                if when and stamp == when and dated:
+                    # Blogger heads a post with its date and ends it with the time alone.
+                    stamp = parse_timestamp(f"{when} {state.timestamp}") or when
+                for _, _, earlier in reversed(units):
+                    if earlier.section == "comment" or earlier.author is not None:
+                        break
+                    earlier.author = author
+                    if stamp and (earlier.timestamp is None or stamp.startswith(earlier.timestamp)):
+                        earlier.timestamp = stamp
+                state.author = author
+                state.timestamp = stamp or state.timestamp
+                add_line(span, True, snapshot())
+                state.author = None  # a following post names its own writer
+                i += 1
+                continue
             else:
-                state.author = posted.group("author").strip()
-            if posted.group("when"):
-                state.timestamp = parse_timestamp(posted.group("when")) or posted.group("when")
-            units.append((span, True, snapshot()))
+                state.author = author
+            if stamp:
+                state.timestamp = stamp
+            add_line(span, True, snapshot())
             i += 1
             continue
         byline = BYLINE.match(raw)
@@ -389,11 +429,16 @@ def segment_document(doc_id: str, text: str) -> list[Record]:
             state.author = re.split(r"\bby\s+", named)[-1].strip(" ,") or None
             if found:
                 state.timestamp = parse_timestamp(found.group(0)) or found.group(0)
-            units.append((span, True, snapshot()))
+            # The post's title stands just above its byline: give it this post's fields.
+            for index in range(len(units) - 1, -1, -1):
+                if units[index][2].section != "title":
+                    break
+                units[index][2].author, units[index][2].timestamp = state.author, state.timestamp
+            add_line(span, True, snapshot())
             i += 1
             continue
         if BOILERPLATE_LINE.search(raw) and len(stripped) < 200:
-            units.append((span, True, snapshot()))
+            add_line(span, True, snapshot())
             i += 1
             continue
 
@@ -409,7 +454,10 @@ def segment_document(doc_id: str, text: str) -> list[Record]:
             block_end = lines[j].end
             j += 1
         block_text = text[span.start : block_end]
-        heading = j == i + 1 and not state.in_comments and _looks_like_heading(block_text)
+        listed = LIST_MARKER.match(raw) if not numbered else None
+        if listed and not raw[listed.end() :].strip():
+            listed = None  # a line that is only "-" or "1." keeps its text
+        heading = j == i + 1 and not state.in_comments and not listed and _looks_like_heading(block_text)
         if heading and block_text.rstrip().endswith("?"):
             # A question is a title only where a title stands: first on the page, or
             # straight after a date or byline, or straight before one.
@@ -419,13 +467,13 @@ def segment_document(doc_id: str, text: str) -> list[Record]:
         if heading:
             snap = snapshot()
             snap.section = "title"
-            units.append((span, False, snap))
+            add_line(span, False, snap)
         else:
             if not state.in_comments:
                 state.section = "post"
             state.seen_body = True
-            marker = LIST_MARKER.match(text, span.start) if not numbered else None
-            block_start = marker.end() if marker else span.start
+            # The list marker ("- ", "2) ") is not part of the sentence.
+            block_start = line.start + listed.end() if listed else span.start
             for sentence in split_sentences(text, block_start, block_end):
                 units.append((sentence, False, snapshot()))
         i = j
@@ -447,6 +495,15 @@ def segment_document(doc_id: str, text: str) -> list[Record]:
         records.append(record)
     _fill_comment_fields(records)
     return records
+
+
+def _blogger_author(raw: str) -> str:
+    """Blogger prints its avatar's alt text before the name: "Blogger X", "Anonymous Anonymous"."""
+    name = re.sub(r"\s+", " ", raw).strip()
+    for avatar in ("Blogger ", "Anonymous "):
+        if name.startswith(avatar) and len(name) > len(avatar):
+            return name[len(avatar):]
+    return name
 
 
 def _fill_comment_fields(records: list[Record]) -> None:

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..summarize import (
+    BY_CHOICES,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    check_output_folder,
+    summarize,
+    write_summary,
+)
+from . import app, handle_errors, progress
+
+
+def _check_by(values: list[str]) -> list[str]:
+    for value in values:
+        if value not in BY_CHOICES:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(BY_CHOICES)}")
+    return values
+
+
+@app.command(name="summarize")
+@handle_errors
+def summarize_command(
+    predictions: Path = typer.Argument(..., help="Prediction JSONL written by `pipeline predict`."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Folder to write the summary into (created if missing)."
+    ),
+    by: list[str] = typer.Option(
+        [],
+        "--by",
+        help=f"Also break down by: {' | '.join(BY_CHOICES)}. Repeat for several.",
+        show_default=False,
+        callback=_check_by,
+    ),
+    model: Path | None = typer.Option(
+        None,
+        "--model",
+        help="Model folder whose config.json holds cross-validated confusion figures, "
+        "to adjust the raw counts for classifier error.",
+    ),
+    resamples: int = typer.Option(DEFAULT_RESAMPLES, min=1, help="Bootstrap resamples of documents."),
+    seed: int = typer.Option(DEFAULT_SEED, help="Random seed of the bootstrap."),
+) -> None:
+    """Count blame and defence per target, overall and per group, with 95% intervals and adjusted figures."""
+    check_output_folder(output)  # before the work, so a typo in -o fails at once
+    summary = summarize(predictions, by, model, resamples=resamples, seed=seed)
+    written = write_summary(summary, output)
+    p = summary.predictions
+    progress(
+        f"summarized {len(p)} sentence(s) from {len(p.doc_ids)} document(s) "
+        f"({p.n_boilerplate} boilerplate excluded); wrote {len(written)} file(s) to {output}"
+    )
+    progress(f"read {output / 'summary.md'} or open {output / 'summary.html'}")
