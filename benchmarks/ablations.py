@@ -47,7 +47,9 @@ def score(records, settings, backend, seed, written_check):
         folds_w = make_folds(relabelled, seed=seed, n_folds=5)
         oof_w = out_of_fold(relabelled, gold, folds_w, fit_predict_fn(backend, settings), seed=seed)
         written = cv_summary(relabelled, cross_validated_decisions(oof_w, relabelled, folds_w))["cv_scores"]
-        result.update(written_stance_macro_f1=written["stance_macro_f1"], written_target_micro_f1=written["target_micro_f1"])
+        result.update(
+            written_stance_macro_f1=written["stance_macro_f1"], written_target_micro_f1=written["target_micro_f1"]
+        )
     return result
 
 
@@ -70,8 +72,11 @@ def main() -> None:
             rows.append({"backend": backend, "configuration": name, **result})
             w1 = result.get("written_stance_macro_f1")
             w2 = result.get("written_target_micro_f1")
-            print(f"| {backend} | {name} | {result['stance_macro_f1']:.3f} | {result['target_micro_f1']:.3f} | "
-                  f"{'' if w1 is None else f'{w1:.3f}'} | {'' if w2 is None else f'{w2:.3f}'} |", flush=True)
+            print(
+                f"| {backend} | {name} | {result['stance_macro_f1']:.3f} | {result['target_micro_f1']:.3f} | "
+                f"{'' if w1 is None else f'{w1:.3f}'} | {'' if w2 is None else f'{w2:.3f}'} |",
+                flush=True,
+            )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(rows, handle, indent=2)

@@ -88,6 +88,47 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[n
         yield order[start : start + batch_size]
 
 
+def tokenize_unpadded(tokenizer, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+                      max_length: int) -> dict[str, list[list[int]]]:
+    """One fast-tokeniser call over every text (no padding): token ids per text, per model input."""
+    encoded = tokenizer(list(texts), list(pairs) if pairs is not None else None,
+                        truncation="longest_first" if pairs is not None else True, max_length=max_length)
+    return {key: encoded[key] for key in tokenizer.model_input_names if key in encoded}
+
+
+def token_sorted_batches(tokenizer, encoded: dict[str, list[list[int]]],
+                         batch_size: int) -> Iterator[tuple[np.ndarray, dict]]:
+    """(index, padded int64 tensors) batches of texts with similar token counts.
+
+    ``encoded`` is what ``tokenize_unpadded`` returns. Sorting by the true token count (not
+    characters) keeps padding near zero; callers put results back with ``out[index] = ...``.
+    Padding values and side follow the tokenizer, so each batch equals what
+    ``tokenizer(..., padding=True)`` would give for the same texts.
+    """
+    import torch
+
+    pad_values = {"input_ids": tokenizer.pad_token_id or 0,
+                  "token_type_ids": getattr(tokenizer, "pad_token_type_id", 0) or 0}
+    left = getattr(tokenizer, "padding_side", "right") == "left"
+    rows = encoded["input_ids"]
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    order = np.argsort(lengths, kind="stable")
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        width = int(lengths[index].max())
+        batch = {}
+        for key, values in encoded.items():
+            array = np.full((len(index), width), pad_values.get(key, 0), dtype=np.int64)
+            for row, i in enumerate(index):
+                value = values[i]
+                if left:
+                    array[row, width - len(value) :] = value
+                else:
+                    array[row, : len(value)] = value
+            batch[key] = torch.from_numpy(array)
+        yield index, batch
+
+
 def embed_texts(tokenizer, model, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
     """Mean-pooled, L2-normalised embeddings in input order."""
     import torch

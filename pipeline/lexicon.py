@@ -9,11 +9,12 @@ every model folder that uses it, so a model never depends on a file that may cha
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from .errors import InputError
 from .records import TARGETS

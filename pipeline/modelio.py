@@ -44,10 +44,8 @@ SAFE_SUFFIXES = {".json", ".safetensors", ".txt", ".md", ".model"}
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in ("pipeline", "torch", "transformers", "scikit-learn", "numpy", "safetensors", "tokenizers"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return versions
 
 

@@ -19,7 +19,7 @@ director chief executive officers officials social worker workers staff ofsted i
 report rating government minister ministers secretary whitehall mps parliament failed failure blame
 blamed resign sacked praised defended scapegoat hard work good bad children child services safeguarding
 should have has had must did do meeting said says tragedy death baby case cases caseloads cuts budget
-""".split()
+""".split()  # noqa: SIM905 (a word list is easier to edit as text)
 
 
 def write_tiny_encoder(folder: Path, seed: int = 0) -> Path:
@@ -27,11 +27,19 @@ def write_tiny_encoder(folder: Path, seed: int = 0) -> Path:
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     folder.mkdir(parents=True, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(WORDS)) + list("abcdefghijklmnopqrstuvwxyz.,?!'")
+    vocab = (
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(set(WORDS)) + list("abcdefghijklmnopqrstuvwxyz.,?!'")
+    )
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     torch.manual_seed(seed)
     model = BertModel(config)
     model.save_pretrained(str(folder), safe_serialization=True)
@@ -70,8 +78,17 @@ def labelled_records(docs: int = 4) -> list[dict]:
     for d in range(docs):
         for i, (text, stance, targets) in enumerate(SENTENCES):
             text_d = text if d == 0 else f"{text[:-1]} {['again', 'too', 'then'][d % 3]}{text[-1]}"
-            records.append({"id": f"doc{d}:{i:04d}", "doc_id": f"doc{d}", "text": text_d, "text_hash": text_hash(text_d),
-                            "stance": stance, "targets": targets, "origin": "gold"})
+            records.append(
+                {
+                    "id": f"doc{d}:{i:04d}",
+                    "doc_id": f"doc{d}",
+                    "text": text_d,
+                    "text_hash": text_hash(text_d),
+                    "stance": stance,
+                    "targets": targets,
+                    "origin": "gold",
+                }
+            )
     return records
 
 

@@ -5,17 +5,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import labelled_records
 from typer.testing import CliRunner
 
 from pipeline.classifiers import Probabilities, decide, get_backend
 from pipeline.cli import app
 from pipeline.errors import ModelError
+from pipeline.lexicon import Lexicon
 from pipeline.modelio import load_model
 from pipeline.records import STANCES, TARGETS
-from pipeline.lexicon import Lexicon
 from pipeline.train import fit_classifier, load_training_data, role_swaps, train_model
-
-from conftest import labelled_records
 
 FAST_TRANSFORMER = {"epochs": 2, "batch_size": 8, "max_length": 32, "validation_docs": 0}
 
@@ -57,7 +56,9 @@ def test_save_and_load_give_identical_predictions(backend, tiny_encoder, labels_
     loaded = load_model(out)
     original = fit_classifier(backend, load_training_data(labels_dir), settings_for(backend, tiny_encoder), seed=0)
     np.testing.assert_allclose(loaded.predict_proba(records).stance, original.predict_proba(records).stance, atol=1e-5)
-    np.testing.assert_allclose(loaded.predict_proba(records).targets, original.predict_proba(records).targets, atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.predict_proba(records).targets, original.predict_proba(records).targets, atol=1e-5
+    )
     files = [p.name for p in out.rglob("*")]
     assert not [f for f in files if f.endswith((".pkl", ".pickle", ".joblib", ".bin", ".pt", ".pth"))]
     config = json.loads((out / "config.json").read_text())
@@ -83,7 +84,9 @@ def test_tfidf_learns_the_toy_data():
 
 
 def test_neutral_never_has_targets():
-    probs = Probabilities(np.array([[0.1, 0.1, 0.8], [0.7, 0.2, 0.1]]), np.array([[0.9] * 5, [0.9, 0.1, 0.1, 0.1, 0.1]]))
+    probs = Probabilities(
+        np.array([[0.1, 0.1, 0.8], [0.7, 0.2, 0.1]]), np.array([[0.9] * 5, [0.9, 0.1, 0.1, 0.1, 0.1]])
+    )
     assert decide(probs) == [("neutral", []), ("blame", ["councillors"])]
 
 
@@ -94,10 +97,22 @@ def test_thresholds_are_per_target():
 
 
 def test_role_swap_changes_the_label_with_the_mention():
-    lexicon = Lexicon({"councillors": ["council leader"], "managers": ["director"], "social_workers": ["social workers"],
-                       "inspectors": ["ofsted"], "government": ["the minister"]})
-    record = {"id": "d:0001", "doc_id": "d", "text": "Ofsted failed the children.", "stance": "blame",
-              "targets": ["inspectors"]}
+    lexicon = Lexicon(
+        {
+            "councillors": ["council leader"],
+            "managers": ["director"],
+            "social_workers": ["social workers"],
+            "inspectors": ["ofsted"],
+            "government": ["the minister"],
+        }
+    )
+    record = {
+        "id": "d:0001",
+        "doc_id": "d",
+        "text": "Ofsted failed the children.",
+        "stance": "blame",
+        "targets": ["inspectors"],
+    }
     swaps = role_swaps([record], lexicon, seed=0)
     assert len(swaps) == 1
     swapped = swaps[0]
@@ -169,8 +184,24 @@ def test_unknown_backend():
 def test_cli_train_predict_round_trip(labels_dir, tiny_encoder, tmp_path):
     runner = CliRunner()
     model = tmp_path / "tiny"
-    result = runner.invoke(app, ["train", "--backend", "transformer", "--labels", str(labels_dir), "-o", str(model),
-                                 "--base-model", str(tiny_encoder), "--epochs", "1", "--no-cv", "--no-augment"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--backend",
+            "transformer",
+            "--labels",
+            str(labels_dir),
+            "-o",
+            str(model),
+            "--base-model",
+            str(tiny_encoder),
+            "--epochs",
+            "1",
+            "--no-cv",
+            "--no-augment",
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = tmp_path / "doc.txt"
     doc.write_text("The council leader failed. Social workers did hard work.\n", encoding="utf-8")
@@ -185,8 +216,19 @@ def test_cli_train_predict_round_trip(labels_dir, tiny_encoder, tmp_path):
         assert row["model"]["hash"]
     # Sentence JSONL in: every given field is kept; labels already present stay, predictions go beside.
     sentences = tmp_path / "sentences.jsonl"
-    sentences.write_text(json.dumps({"id": "x:0", "doc_id": "x", "text": "Ofsted failed.", "stance": "blame",
-                                     "targets": ["inspectors"], "note": "keep me"}) + "\n")
+    sentences.write_text(
+        json.dumps(
+            {
+                "id": "x:0",
+                "doc_id": "x",
+                "text": "Ofsted failed.",
+                "stance": "blame",
+                "targets": ["inspectors"],
+                "note": "keep me",
+            }
+        )
+        + "\n"
+    )
     result = runner.invoke(app, ["predict", str(sentences), "--model", str(model), "-o", str(tmp_path / "o2.jsonl")])
     assert result.exit_code == 0, result.output
     row = json.loads((tmp_path / "o2.jsonl").read_text())

@@ -247,7 +247,13 @@ class TransformerClassifier(Classifier):
     # -- inference ----------------------------------------------------------------------------
 
     def predict_proba(self, records: list[Record]) -> Probabilities:
-        from ..encoder import length_sorted_batches, mean_pool
+        """Probabilities in input order.
+
+        The whole list is tokenised in one fast-tokeniser call, sorted by token count and cut
+        into padded batches (padding near zero, no re-tokenisation); results go back to their
+        places. Same numbers as encoding each batch with ``_encode`` (to float rounding).
+        """
+        from ..encoder import mean_pool, token_sorted_batches, tokenize_unpadded
 
         torch = _torch()
         if not records:
@@ -258,9 +264,10 @@ class TransformerClassifier(Classifier):
         stance = np.zeros((len(records), len(STANCES)), dtype=np.float64)
         targets = np.zeros((len(records), len(TARGETS)), dtype=np.float64)
         encoder = self._inference_encoder()
+        encoded = tokenize_unpadded(self.tokenizer, texts, contexts, max_length=self.settings["max_length"])
         with torch.inference_mode():
-            for index in length_sorted_batches([len(t) for t in texts], self.settings["predict_batch_size"]):
-                batch = self._encode([texts[i] for i in index], [contexts[i] for i in index] if contexts else None)
+            batches = token_sorted_batches(self.tokenizer, encoded, self.settings["predict_batch_size"])
+            for index, batch in batches:
                 pooled = mean_pool(encoder(**batch).last_hidden_state, batch["attention_mask"])
                 stance_logits, target_logits = self.heads(pooled)
                 stance[index] = torch.softmax(stance_logits.double(), -1).numpy()

@@ -51,4 +51,11 @@ def progress(message: str) -> None:
 
 
 # Command modules register themselves on `app` when imported.
-from . import segment_cmd  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    evaluate_cmd,
+    predict_cmd,
+    review_cmd,
+    segment_cmd,
+    summarize_cmd,
+    train_cmd,
+)

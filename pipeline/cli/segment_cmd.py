@@ -4,8 +4,8 @@ from pathlib import Path
 
 import typer
 
-from ..validate import validate_paths
 from ..segmenting import segment_paths
+from ..validate import validate_paths
 from . import app, handle_errors, progress
 
 
