@@ -35,7 +35,7 @@ demo: $(STAMP)
 	@echo "== 1/6 segment the seed documents"
 	$(BIN)/pipeline segment seeds -o $(OUT)/sentences.jsonl
 	@echo "== 2/6 validate the labels against the segmented seeds"
-	$(BIN)/pipeline validate labels/gold.jsonl labels/written.jsonl --seeds seeds
+	$(BIN)/pipeline validate labels --seeds seeds
 	@echo "== 3/6 train every backend (document-held-out cross-validation inside)"
 	@for backend in $(BACKENDS); do \
 		$(BIN)/pipeline train --backend $$backend --labels labels -o models/$$backend || exit 1; \

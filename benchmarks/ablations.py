@@ -31,6 +31,7 @@ CONFIGS = {
         ("+ written", {"augment": False}, True),
         ("+ written + role swaps", {"augment": True}, True),
         ("+ written + role swaps + context", {"augment": True, "context": True}, True),
+        ("+ written + role swaps, lowest 2 layers frozen", {"augment": True, "freeze_layers": 2}, True),
     ],
 }
 

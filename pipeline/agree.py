@@ -234,6 +234,10 @@ def _coverage(result: dict[str, Any]) -> str:
 
 def short_summary(result: dict[str, Any]) -> str:
     lines = [f"A: {result['file_a']}", f"B: {result['file_b']}", _coverage(result)]
+    skipped = [f"{result[key]} in {side}" for key, side in (("unlabelled_a", "A"), ("unlabelled_b", "B"))
+               if result.get(key)]
+    if skipped:
+        lines.append(f"skipped unlabelled record(s) (no stance): {', '.join(skipped)}")
     if result["n_shared"]:
         lines += [
             _table(HEADERS, _rows(result)),

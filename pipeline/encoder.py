@@ -5,7 +5,9 @@ Shared by the frozen-embedding backend and the fine-tuned transformer.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -66,14 +68,20 @@ def load_encoder(folder: Path, *, weights: bool = True):
     from transformers import AutoConfig, AutoModel
 
     _quiet_transformers()
-    config = AutoConfig.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False)
-    if weights:
-        model = AutoModel.from_pretrained(
-            str(folder), local_files_only=True, trust_remote_code=False, use_safetensors=True
-        )
-    else:
-        model = AutoModel.from_config(config, trust_remote_code=False)
-    return load_tokenizer(folder), model
+    try:
+        config = AutoConfig.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False)
+        if weights:
+            model = AutoModel.from_pretrained(
+                str(folder), local_files_only=True, trust_remote_code=False, use_safetensors=True
+            )
+        else:
+            model = AutoModel.from_config(config, trust_remote_code=False)
+        tokenizer = load_tokenizer(folder)
+    except (OSError, ValueError, KeyError) as exc:
+        # transformers says "not a model" in many ways; the user needs one line naming the folder.
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{folder}: cannot load a Hugging Face encoder from this folder ({first_line})") from None
+    return tokenizer, model
 
 
 def mean_pool(hidden, mask):
@@ -127,6 +135,82 @@ def token_sorted_batches(tokenizer, encoded: dict[str, list[list[int]]],
                     array[row, : len(value)] = value
             batch[key] = torch.from_numpy(array)
         yield index, batch
+
+
+# -- CPU inference copies ----------------------------------------------------------------------
+
+# The second Linear of each feed-forward block (BERT/RoBERTa "layer.N.output.dense", DistilBERT
+# "ffn.lin2"): its input, the GELU output, has outliers that per-tensor int8 activations lose, so
+# it stays fp32 under quantisation (measured: stance agreement with fp32 94% -> 99%).
+FFN_OUTPUT = re.compile(r"(?<!attention)\.output\.dense$|\.ffn\.lin2$|\.mlp\.fc2$")
+
+
+@functools.cache
+def _fast_linear_class():
+    """A Linear for inference through oneDNN (about 2x torch's default fp32 GEMM on CPU), or
+    None where this torch build lacks it or it disagrees with ``torch.nn.functional.linear``."""
+    import torch
+
+    try:
+        op = torch.ops.mkldnn._linear_pointwise
+        if not torch.backends.mkldnn.is_available():
+            return None
+        x, w, b = torch.randn(3, 7, 16), torch.randn(24, 16), torch.randn(24)
+        with torch.inference_mode():
+            if not torch.allclose(op(x, w, b, "none", [], ""), torch.nn.functional.linear(x, w, b), atol=1e-4):
+                return None
+    except (AttributeError, RuntimeError):
+        return None
+
+    class FastLinear(torch.nn.Module):
+        """Shares the weight and bias tensors of the Linear it replaces (no copy)."""
+
+        def __init__(self, linear):
+            super().__init__()
+            self.weight, self.bias = linear.weight, linear.bias
+
+        def forward(self, x):
+            return op(x.contiguous(), self.weight, self.bias, "none", [], "")
+
+    return FastLinear
+
+
+def inference_copy(model, *, quantize: bool = False):
+    """A copy of ``model`` for CPU prediction; ``model`` itself is left untouched.
+
+    The copy shares ``model``'s weight tensors (built in milliseconds, no extra memory in
+    fp32) and differs in how its Linear layers run: through oneDNN in fp32 (same numbers to
+    ~1e-6), or, with ``quantize``, torch dynamic int8 except the feed-forward output layers
+    (``FFN_OUTPUT``). The pooler, which mean pooling never reads, is dropped.
+    """
+    import copy
+    import warnings
+
+    import torch
+
+    shared = {id(t): t for t in [*model.parameters(), *model.buffers()]}
+    clone = copy.deepcopy(model, shared)
+    if getattr(clone, "pooler", None) is not None:
+        clone.pooler = None
+    linears = [name for name, module in clone.named_modules() if isinstance(module, torch.nn.Linear)]
+    if quantize:
+        spec = {name: torch.ao.quantization.default_dynamic_qconfig for name in linears
+                if not FFN_OUTPUT.search(name)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao.quantization deprecation notices
+            clone = torch.ao.quantization.quantize_dynamic(clone, spec, dtype=torch.qint8, inplace=True)
+    fast = _fast_linear_class()
+    if fast is not None:
+        for parent in clone.modules():
+            for name, child in list(parent.named_children()):
+                if type(child) is torch.nn.Linear:
+                    setattr(parent, name, fast(child))
+    return clone.eval()
+
+
+def weights_version(model) -> tuple:
+    """Changes whenever a weight of ``model`` is modified in place (optimiser step, load)."""
+    return (id(model), *(p._version for p in model.parameters()))
 
 
 def embed_texts(tokenizer, model, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:

@@ -43,6 +43,15 @@ class Lexicon:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "lexicon") -> Lexicon:
         targets = data.get("targets", {})
+        cues = data.get("cues", {})
+        if not isinstance(targets, dict) or not all(isinstance(v, dict) for v in targets.values()):
+            raise InputError(source, "'targets' must be a table of [targets.NAME] tables")
+        if not isinstance(cues, dict):
+            raise InputError(source, "'cues' must be a table")
+        for where, value in [*((f"targets.{t}.aliases", v.get("aliases", [])) for t, v in targets.items()),
+                             *((f"cues.{k}", cues.get(k, [])) for k in CUE_KINDS)]:
+            if not isinstance(value, list):
+                raise InputError(source, f"'{where}' must be a list of phrases")
         unknown = set(targets) - set(TARGETS)
         if unknown:
             raise InputError(source, f"unknown target(s) in lexicon: {', '.join(sorted(unknown))}")
@@ -59,6 +68,10 @@ class Lexicon:
             raise InputError(path, "lexicon file not found") from None
         except tomllib.TOMLDecodeError as exc:
             raise InputError(path, f"not valid TOML ({exc})") from None
+        except UnicodeDecodeError:
+            raise InputError(path, "not UTF-8 text") from None
+        except OSError as exc:
+            raise InputError(path, f"cannot read lexicon ({exc.strerror})") from None
         return cls.from_dict(data, str(path))
 
     def to_dict(self) -> dict[str, Any]:

@@ -17,10 +17,12 @@ folder is ever run; ``trust_remote_code`` is never set.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -66,6 +68,18 @@ def _listed_files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
+def check_model_output(folder: str | Path) -> Path:
+    """Refuse, before any training, a model path that save_model would refuse afterwards."""
+    folder = Path(folder)
+    if not folder.parent.is_dir():
+        raise ModelError(f"{folder}: output folder {folder.parent} does not exist")
+    if folder.exists() and (
+        not folder.is_dir() or (not (folder / CONFIG).exists() and any(folder.iterdir()))
+    ):
+        raise ModelError(f"{folder}: exists and is not a model folder; refusing to replace it")
+    return folder
+
+
 def save_model(
     classifier: Classifier,
     folder: str | Path,
@@ -76,10 +90,11 @@ def save_model(
     card: str = "",
 ) -> Path:
     """Write a complete model folder atomically (built beside the target, then renamed)."""
-    folder = Path(folder)
-    if not folder.parent.exists():
-        raise ModelError(f"{folder}: output folder {folder.parent} does not exist")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    folder = check_model_output(folder)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError as exc:
+        raise ModelError(f"{folder}: cannot write in {folder.parent} ({exc.strerror})") from None
     try:
         classifier.save_parts(tmp)
         for name, data in (extra_json or {}).items():
@@ -106,8 +121,7 @@ def save_model(
         (tmp / CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")
         (tmp / CARD).write_text(card or f"# {classifier.name} model\n", encoding="utf-8")
         if folder.exists():
-            if not (folder / CONFIG).exists() and any(folder.iterdir()):
-                raise ModelError(f"{folder}: exists and is not a model folder; refusing to replace it")
+            check_model_output(folder)
             old = folder.with_name(f".{folder.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(folder, old)
@@ -118,7 +132,16 @@ def save_model(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _remove_stale_temporaries(folder)
     return folder
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Folders a killed `train` left beside the target (never loaded: their names are hidden)."""
+    stale = re.compile(re.escape(f".{folder.name}.") + r"(?:[a-z0-9_]{8}|old)")
+    for path in folder.parent.glob(f".{glob.escape(folder.name)}.*"):
+        if stale.fullmatch(path.name) and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def read_config(folder: str | Path) -> dict[str, Any]:
@@ -130,8 +153,10 @@ def read_config(folder: str | Path) -> dict[str, Any]:
         raise ModelError(f"{path}: not a model folder (no config.json)")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ModelError(f"{path}: corrupt config ({exc})") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelError(f"{path}: not a pipeline model config")
     if config.get("format_version") != FORMAT_VERSION:
@@ -140,12 +165,31 @@ def read_config(folder: str | Path) -> dict[str, Any]:
             f"(this version reads {FORMAT_VERSION}); retrain the model"
         )
     labels = config.get("labels", {})
+    if not isinstance(labels, dict):
+        raise ModelError(f"{path}: corrupt config ('labels' is not an object)")
     if labels.get("stances") != list(STANCES) or labels.get("targets") != list(TARGETS):
         raise ModelError(
             f"{path}: model was trained with another label set "
             f"(stances {labels.get('stances')}, targets {labels.get('targets')}); retrain it"
         )
+    _check_config_fields(path, config)
     return config
+
+
+def _check_config_fields(path: Path, config: dict[str, Any]) -> None:
+    """A hand-edited or truncated config is refused with one line, never a traceback."""
+    for field, kind in (("backend", str), ("settings", dict), ("thresholds", dict), ("files", dict),
+                        ("model_hash", str)):
+        if not isinstance(config.get(field), kind):
+            raise ModelError(f"{path}: corrupt config (missing or mistyped {field!r})")
+    thresholds = config["thresholds"]
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in thresholds.values()):
+        raise ModelError(f"{path}: corrupt config (a threshold is not a number)")
+    if not all(isinstance(v, str) for v in config["files"].values()):
+        raise ModelError(f"{path}: corrupt config (a file hash is not a string)")
+    # model_hash covers the file list and the thresholds: an edit to either is caught here.
+    if model_hash(config["files"], thresholds) != config["model_hash"]:
+        raise ModelError(f"{path}: config was changed after training (model_hash does not match); retrain it")
 
 
 def verify_files(folder: Path, config: dict[str, Any]) -> None:
@@ -156,6 +200,8 @@ def verify_files(folder: Path, config: dict[str, Any]) -> None:
             raise ModelError(f"{folder / name}: unexpected file in model folder; refusing to load")
     for name, digest in listed.items():
         path = folder / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ModelError(f"{folder / CONFIG}: lists a file outside the model folder ({name}); refusing to load")
         if Path(name).suffix not in SAFE_SUFFIXES:
             raise ModelError(f"{path}: unsafe file type in model folder; refusing to load")
         if not path.exists():

@@ -8,6 +8,7 @@ never leaves a half-written OUT; ``resume=True`` keeps the complete records of a
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -27,7 +28,10 @@ from .records import (
 )
 from .segment import segment_document
 
-CHUNK = 256
+# Sentences read, scored and written per chunk. The transformer sorts each chunk by token
+# count before batching, so a larger chunk means less padding: 1024 cuts the padded tokens of
+# blog sentences from 1.40x to 1.09x the real ones (256 -> 1024); memory stays constant.
+CHUNK = 1024
 
 
 def _is_sentence_file(path: Path) -> bool:
@@ -103,16 +107,40 @@ def label_chunk(classifier: Classifier, chunk: list[Record]) -> list[Record]:
     return out
 
 
-def _complete_lines(partial: Path) -> int:
-    """Keep only whole lines of an interrupted run; return how many there are."""
+def _complete_lines(partial: Path) -> tuple[int, bytes]:
+    """Keep only whole lines of an interrupted run; return how many there are and the last one.
+
+    Streams the file in blocks, so a large .partial is not read into memory.
+    """
     if not partial.exists():
-        return 0
-    data = partial.read_bytes()
-    keep = data.rfind(b"\n") + 1
-    if keep != len(data):
-        with open(partial, "r+b") as handle:
-            handle.truncate(keep)
-    return data[:keep].count(b"\n")
+        return 0, b""
+    count, offset, line_start, last = 0, 0, 0, (0, 0)
+    with open(partial, "r+b") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            end = block.rfind(b"\n")
+            if end >= 0:
+                count += block.count(b"\n")
+                before = block.rfind(b"\n", 0, end)
+                last = (offset + before + 1 if before >= 0 else line_start, offset + end)
+                line_start = offset + end + 1
+            offset += len(block)
+        if line_start != offset:
+            handle.truncate(line_start)
+        handle.seek(last[0])
+        return count, handle.read(last[1] - last[0])
+
+
+def _resume_point(partial: Path, last_line: bytes, model_hash: str) -> str:
+    """The id of the last complete record of a .partial, after checking this model wrote it."""
+    try:
+        last = json.loads(last_line)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        last = None
+    if not isinstance(last, dict) or not isinstance(last.get("model"), dict):
+        raise InputError(partial, "last record is not a prediction; remove the file or rerun without --resume")
+    if last["model"].get("hash") != model_hash:
+        raise InputError(partial, "was written by another model; remove it or rerun without --resume")
+    return str(last.get("id"))
 
 
 def predict_paths(
@@ -126,10 +154,11 @@ def predict_paths(
     quantize: bool | None = None,
     progress: ProgressFn | None = None,
 ) -> int:
+    # The files a folder expands to count as inputs too (`predict docs/ -o docs/out.jsonl`).
+    check_output_path(output, [*inputs, *expand_paths(inputs)])
     classifier = load_model(model_dir)
     if quantize is not None and "quantize" in classifier.settings:
         classifier.settings["quantize"] = quantize
-    check_output_path(output, inputs)
     records = _with_context(input_records(inputs, input_format))
     if output == "-":
         import sys
@@ -145,11 +174,30 @@ def predict_paths(
 
     target = Path(output)
     partial = target.with_name(target.name + ".partial")
-    done = _complete_lines(partial) if resume else 0
+    done, last_line = _complete_lines(partial) if resume else (0, b"")
+    last_id = _resume_point(partial, last_line, classifier.model_info["hash"]) if done else None
     if progress and done:
         progress(f"resuming after {done} complete record(s)")
     count = 0
     mode = "a" if done else "w"
+    try:
+        count = _predict_into(partial, mode, records, classifier, batch, done, last_id, progress)
+    except Exception:
+        if not done:  # a fresh run that failed (bad input line...): leave nothing behind
+            partial.unlink(missing_ok=True)
+        raise
+    if count == 0:
+        partial.unlink(missing_ok=True)
+        raise InputError(inputs[0] if inputs else "-", "no sentences in the input")
+    if count < done:
+        raise InputError(partial, f"holds {done} records but the input has only {count}; rerun without --resume")
+    os.replace(partial, target)
+    return count
+
+
+def _predict_into(partial: Path, mode: str, records: Iterable[Record], classifier: Classifier, batch: int,
+                  done: int, last_id: str | None, progress: ProgressFn | None) -> int:
+    count = 0
     with open(partial, mode, encoding="utf-8", newline="\n") as handle:
         pending: list[Record] = []
 
@@ -162,6 +210,9 @@ def predict_paths(
         for record in records:
             count += 1
             if count <= done:
+                if count == done and str(record.get("id")) != last_id:
+                    raise InputError(partial, f"record {done} is {last_id!r} but the input's is "
+                                     f"{record.get('id')!r}: the input changed; rerun without --resume")
                 continue
             pending.append(record)
             if len(pending) >= batch:
@@ -171,8 +222,4 @@ def predict_paths(
         if pending:
             flush()
         os.fsync(handle.fileno())
-    if count == 0:
-        partial.unlink(missing_ok=True)
-        raise InputError(inputs[0] if inputs else "-", "no sentences in the input")
-    os.replace(partial, target)
     return count

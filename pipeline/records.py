@@ -14,6 +14,7 @@ round trip (review, predict, import/export). Known fields:
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import io
@@ -69,7 +70,8 @@ def label_problems(record: Record) -> list[str]:
     for target in targets:
         if target not in TARGETS:
             problems.append(f"unknown target {target!r} (allowed: {', '.join(TARGETS)})")
-    if len(set(targets)) != len(targets):
+    known = [t for t in targets if isinstance(t, str)]  # a list or dict in targets is unhashable
+    if len(set(known)) != len(known):
         problems.append("repeated target")
     if stance == NEUTRAL and targets:
         problems.append("neutral sentence with targets")
@@ -113,16 +115,38 @@ def targets_vector(targets: Iterable[str]) -> list[int]:
 # JSONL reading and writing
 
 
-def _open_text(path: str | Path):
+def _open_bytes(path: str | Path):
     if str(path) == "-":
-        return contextlib.nullcontext(sys.stdin)
+        return contextlib.nullcontext(getattr(sys.stdin, "buffer", sys.stdin))
     path = Path(path)
     if not path.exists():
         raise InputError(path, "no such file")
     if path.is_dir():
         raise InputError(path, "is a folder, expected a JSONL file")
-    # utf-8-sig drops a byte-order mark; newline=None turns CRLF into LF.
-    return open(path, encoding="utf-8-sig", errors="strict")
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror})") from None
+
+
+def _text_lines(path: str | Path, handle) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line: strict UTF-8 decoded line by line, so an error names
+    the right line; a byte-order mark is dropped; CRLF, LF and a lone CR all end a line."""
+    line_no = 0
+    for raw in handle:
+        if isinstance(raw, str):  # a text stream standing in for stdin
+            raw = raw.encode("utf-8", "surrogateescape")
+        if line_no == 0 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8):]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(path, "not UTF-8 text", line_no + 1) from None
+        text = text[:-1] if text.endswith("\n") else text
+        text = text[:-1] if text.endswith("\r") else text
+        for part in text.split("\r") if "\r" in text else (text,):
+            line_no += 1
+            yield line_no, part
 
 
 def read_jsonl(path: str | Path, *, skip_blank: bool = True) -> Iterator[tuple[int, Record]]:
@@ -130,23 +154,32 @@ def read_jsonl(path: str | Path, *, skip_blank: bool = True) -> Iterator[tuple[i
 
     Streams: never holds more than one line in memory.
     """
-    with _open_text(path) as handle:
-        line_no = 0
-        try:
-            for line_no, line in enumerate(handle, start=1):  # noqa: B007
-                if not line.strip():
-                    if skip_blank:
-                        continue
-                    raise InputError(path, "blank line", line_no)
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(path, f"not valid JSON ({exc.msg})", line_no) from None
-                if not isinstance(record, dict):
-                    raise InputError(path, "expected a JSON object", line_no)
-                yield line_no, record
-        except UnicodeDecodeError:
-            raise InputError(path, "not UTF-8 text", line_no + 1) from None
+    with _open_bytes(path) as handle:
+        for line_no, line in _text_lines(path, handle):
+            if not line.strip():
+                if skip_blank:
+                    continue
+                raise InputError(path, "blank line", line_no)
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(path, f"not valid JSON ({exc.msg})", line_no) from None
+            except RecursionError:
+                raise InputError(path, "JSON nested too deeply", line_no) from None
+            if not isinstance(record, dict):
+                raise InputError(path, "expected a JSON object", line_no)
+            if "\\u" in line and not _encodable(record):
+                # "\ud800" is valid JSON but not text: it could never be written back as UTF-8.
+                raise InputError(path, "contains an unpaired surrogate escape (\\ud800-\\udfff)", line_no)
+            yield line_no, record
+
+
+def _encodable(record: Record) -> bool:
+    try:
+        dumps(record).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_records(path: str | Path) -> list[Record]:
@@ -170,7 +203,7 @@ def atomic_output(path: str | Path, inputs: Iterable[str | Path] = ()) -> Iterat
         return
     path = Path(path)
     check_output_path(path, inputs)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle
@@ -182,6 +215,13 @@ def atomic_output(path: str | Path, inputs: Iterable[str | Path] = ()) -> Iterat
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _mkstemp_beside(path: Path) -> tuple[int, str]:
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(path, f"cannot write in {path.parent} ({exc.strerror})") from None
 
 
 def _set_mode(tmp: str, target: Path) -> None:
@@ -226,7 +266,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _mkstemp_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -259,8 +299,10 @@ def load_labelled(path: str | Path, *, include_written: bool = True) -> list[Rec
             problems = label_problems(record)
             if "text" not in record or not isinstance(record["text"], str):
                 problems.append("missing or mistyped field 'text'")
-            if "id" not in record:
-                problems.append("missing field 'id'")
+            if not isinstance(record.get("id"), str) or not record["id"]:
+                problems.append("missing or mistyped field 'id'")
+            if "doc_id" in record and (not isinstance(record["doc_id"], str) or not record["doc_id"]):
+                problems.append("mistyped field 'doc_id'")
             if problems:
                 raise InputError(file, "; ".join(problems), line_no)
             if record["id"] in seen:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from .documents import Document, read_documents
+from .documents import Document, expand_paths, read_documents
 from .errors import InputError
 from .records import Record, check_output_path, write_jsonl
 from .segment import segment_document
@@ -15,22 +15,38 @@ def sentences_of(documents: Iterable[Document]) -> Iterator[Record]:
         yield from segment_document(document.doc_id, document.text)
 
 
-def segment_paths(inputs: list[str], output: str) -> tuple[int, int]:
-    """Segment every document named by inputs into output; returns (documents, sentences)."""
-    check_output_path(output, inputs)
-    seen_ids: set[str] = set()
-    counts = {"documents": 0}
+def segment_paths(inputs: list[str], output: str) -> tuple[int, int, list[str]]:
+    """Segment every document named by inputs into output.
 
-    def counted() -> Iterator[Document]:
+    Returns (documents, sentences, empty): the sources of documents with no sentences at all
+    (empty or blank) are skipped and listed. An input with no sentences anywhere is an error,
+    and no output is written.
+    """
+    # Check against the files a folder expands to as well: `segment docs/ -o docs/out.jsonl`
+    # run twice must not read its own earlier output as a document and then replace it.
+    check_output_path(output, [*inputs, *expand_paths(inputs)])
+    seen_ids: set[str] = set()
+    counts = {"documents": 0, "sentences": 0}
+    empty: list[str] = []
+
+    def sentences() -> Iterator[Record]:
         for document in read_documents(inputs):
             if document.doc_id in seen_ids:
                 raise InputError(document.source, f"duplicate document id {document.doc_id!r}")
             seen_ids.add(document.doc_id)
             counts["documents"] += 1
-            yield document
+            records = segment_document(document.doc_id, document.text)
+            if not records:
+                empty.append(document.source)
+            counts["sentences"] += len(records)
+            yield from records
+        if not counts["sentences"]:
+            # Raised inside the atomic write, so no empty output file is left behind.
+            where = empty[0] if empty else (inputs[0] if inputs else "-")
+            raise InputError(where, "no sentences to segment (the input is empty)")
 
-    written = write_jsonl(output, sentences_of(counted()), inputs)
-    return counts["documents"], written
+    written = write_jsonl(output, sentences(), inputs)
+    return counts["documents"], written, empty
 
 
 def segments_by_id(folder) -> dict[str, Record]:

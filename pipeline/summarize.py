@@ -289,6 +289,14 @@ def load_confusion(model_dir: str | Path) -> tuple[Confusion | None, str]:
         raise ModelError(f"{config_path}: not a valid JSON config ({exc})") from None
     if not isinstance(config, dict):
         raise ModelError(f"{config_path}: expected a JSON object")
+    labels = config.get("labels")
+    if labels is not None and (
+        not isinstance(labels, dict)
+        or labels.get("stances") != list(STANCES)
+        or labels.get("targets") != list(TARGETS)
+    ):
+        # Its error rates are for other labels: adjusting our counts with them would be wrong.
+        raise ModelError(f"{config_path}: model was trained with another label set; its error rates do not apply")
     confusion = confusion_from_config(config, str(config_path))
     if confusion is None:
         return None, (
@@ -460,11 +468,19 @@ def read_predictions(path: str | Path) -> Predictions:
     targets: list[list[int]] = []
     keys: dict[str, list[str]] = {"section": [], "author": [], "month": []}
     models: Counter = Counter()
+    first_line: dict[str, int] = {}
     for line_no, record in read_jsonl(path):
         n_records += 1
         problems = record_problems(record)
         if problems:
             raise InputError(path, "; ".join(problems), line_no)
+        record_id = record.get("id")
+        if isinstance(record_id, str):
+            # The same prediction twice (two runs concatenated) would be counted twice.
+            if record_id in first_line:
+                raise InputError(path, f"duplicate id {record_id!r} (first on line {first_line[record_id]})",
+                                 line_no)
+            first_line[record_id] = line_no
         if record.get("boilerplate"):
             n_boilerplate += 1
             continue

@@ -30,7 +30,7 @@ from .evaluation.crossval import (
     tune_thresholds,
 )
 from .lexicon import DEFAULT_LEXICON_PATH, Lexicon
-from .modelio import save_model
+from .modelio import check_model_output, save_model
 from .records import NEUTRAL, STANCES, TARGETS, Record, load_labelled
 
 
@@ -223,6 +223,7 @@ def train_model(
 ) -> dict[str, Any]:
     started = time.time()
     say = progress or (lambda _message: None)
+    check_model_output(output)  # a bad -o fails now, not after hours of training
     records = load_training_data(labels)
     gold, extra = split_gold(records)
     say(f"{backend}: {len(gold)} gold sentences from {len({r['doc_id'] for r in gold})} documents, "

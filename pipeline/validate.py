@@ -31,9 +31,11 @@ def validate_paths(paths: list[Path], seeds: Path | None) -> tuple[list[str], in
     first_seen: dict[str, str] = {}
     checked = 0
     for file in _files(paths):
+        in_file = 0
         try:
             for line_no, record in read_jsonl(file):
                 checked += 1
+                in_file += 1
                 where = f"{file}:{line_no}"
                 found = []
                 record_id = record.get("id")
@@ -53,6 +55,9 @@ def validate_paths(paths: list[Path], seeds: Path | None) -> tuple[list[str], in
                 problems.extend(f"{where}: {message}" for message in found)
         except InputError as exc:
             problems.append(str(exc))
+            continue
+        if not in_file:
+            problems.append(f"{file}: empty file: no records")
     return problems, checked
 
 
@@ -62,6 +67,8 @@ def _alignment_problems(record: dict, segments: dict) -> list[str]:
         return []
     record_id = record.get("id")
     expected = record.get("text_hash")
+    if not isinstance(record_id, str):
+        return []  # already reported as a mistyped id
     if expected is None:
         return ["missing field 'text_hash'"] if is_labelled(record) else []
     segment = segments.get(record_id)

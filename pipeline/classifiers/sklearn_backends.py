@@ -16,6 +16,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from ..errors import PipelineError
 from ..lexicon import Lexicon
 from ..records import NEUTRAL, STANCES, TARGETS, Record
 from .base import Classifier, Probabilities, ProgressFn, register
@@ -212,9 +213,13 @@ class TfidfClassifier(Classifier):
 
     def fit(self, records, *, seed=0, progress=None):
         texts = [r["text"] for r in records]
-        self.word = TfidfVectorizer(**WORD_PARAMS).fit(texts)
         char_params = dict(CHAR_PARAMS, min_df=1 if len(texts) < 50 else 2)
-        self.char = TfidfVectorizer(**char_params).fit(texts)
+        try:
+            self.word = TfidfVectorizer(**WORD_PARAMS).fit(texts)
+            self.char = TfidfVectorizer(**char_params).fit(texts)
+        except ValueError as exc:  # "empty vocabulary": only blank or punctuation sentences
+            raise PipelineError(f"tfidf: the {len(texts)} training sentence(s) hold no words to learn from "
+                                f"({exc})") from None
         self.lexicon = _lexicon_from_settings(self.settings) if self.settings["lexicon_features"] else None
         self.heads = LinearHeads().fit(self._features(records), records, c=self.settings["C"], seed=seed)
         return self

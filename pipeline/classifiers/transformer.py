@@ -93,6 +93,8 @@ class TransformerClassifier(Classifier):
             "target_loss_weight": 1.0,
             "predict_batch_size": 64,
             "quantize": False,
+            "freeze_embeddings": True,
+            "freeze_layers": 0,
         }
 
     # -- model construction -------------------------------------------------------------------
@@ -146,10 +148,11 @@ class TransformerClassifier(Classifier):
         stance_loss = torch.nn.CrossEntropyLoss(weight=stance_weights)
         target_loss = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight, reduction="none")
 
+        trainable = self._freeze()
         params = [
-            {"params": [p for n, p in self.encoder.named_parameters() if "LayerNorm" not in n and "bias" not in n],
+            {"params": [p for n, p in trainable if "LayerNorm" not in n and "bias" not in n],
              "weight_decay": settings["weight_decay"], "lr": settings["learning_rate"]},
-            {"params": [p for n, p in self.encoder.named_parameters() if "LayerNorm" in n or "bias" in n],
+            {"params": [p for n, p in trainable if "LayerNorm" in n or "bias" in n],
              "weight_decay": 0.0, "lr": settings["learning_rate"]},
             {"params": self.heads.parameters(), "weight_decay": 0.0, "lr": settings["head_learning_rate"]},
         ]
@@ -210,6 +213,23 @@ class TransformerClassifier(Classifier):
         self.encoder.eval()
         self.heads.eval()
         return self
+
+    def _freeze(self) -> list[tuple[str, Any]]:
+        """Freeze the embedding tables (and optionally the lowest layers); return the rest.
+
+        The 30k-row word-embedding table is most of the parameters: updating it is slow on a
+        CPU, and with a few hundred sentences it mostly overfits the seeds' vocabulary.
+        """
+        frozen_layers = {f"layer.{i}." for i in range(int(self.settings.get("freeze_layers", 0)))}
+        trainable = []
+        for name, parameter in self.encoder.named_parameters():
+            freeze = (self.settings.get("freeze_embeddings", True) and "embeddings." in name) or any(
+                f".{prefix}" in f".{name}" for prefix in frozen_layers
+            )
+            parameter.requires_grad_(not freeze)
+            if not freeze:
+                trainable.append((name, parameter))
+        return trainable
 
     def _split_validation(self, records: list[Record], seed: int) -> tuple[list[Record], list[Record]]:
         """Hold whole gold documents out for early stopping (none if there are too few)."""
@@ -275,13 +295,17 @@ class TransformerClassifier(Classifier):
         return Probabilities(stance, targets)
 
     def _inference_encoder(self):
-        """The encoder used for prediction: int8 dynamically quantised when asked."""
-        if not self.settings.get("quantize"):
-            return self.encoder
-        if getattr(self, "_quantized", None) is None:
-            torch = _torch()
-            self._quantized = torch.ao.quantization.quantize_dynamic(self.encoder, {torch.nn.Linear}, dtype=torch.qint8)
-        return self._quantized
+        """The encoder used for prediction: a copy sharing the trained weights, with fast fp32
+        Linear layers, or int8 dynamically quantised ones when ``settings["quantize"]`` is set
+        (``encoder.inference_copy``). Rebuilt whenever the weights or the setting change, so
+        validation during training always scores the current weights."""
+        from ..encoder import inference_copy, weights_version
+
+        key = (bool(self.settings.get("quantize")), weights_version(self.encoder))
+        cached = getattr(self, "_inference", None)
+        if cached is None or cached[0] != key:
+            cached = self._inference = (key, inference_copy(self.encoder, quantize=key[0]))
+        return cached[1]
 
     # -- persistence --------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ app = typer.Typer(
 
 
 def handle_errors(func):
-    """Turn PipelineError (and a broken pipe or Ctrl-C) into one line and a non-zero exit."""
+    """Turn PipelineError (and a broken pipe, Ctrl-C or an OS error) into one line and a non-zero exit."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -41,6 +41,11 @@ def handle_errors(func):
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
+        except OSError as exc:
+            # The machine's trouble, not a bug (disk full, permission denied...): one line, no traceback.
+            where = f"{exc.filename}: " if exc.filename else ""
+            typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            raise typer.Exit(1) from None
 
     return wrapper
 

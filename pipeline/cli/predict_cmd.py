@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from ..predict import predict_paths
+from ..predict import CHUNK, predict_paths
 from . import app, handle_errors, progress
 
 
@@ -16,7 +16,7 @@ def predict(
     output: str = typer.Option("-", "-o", "--output", help="Labelled sentence JSONL, or - for stdout."),
     input_format: str = typer.Option("auto", "--input-format", help="auto, documents or sentences."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run after its last complete record."),
-    batch: int = typer.Option(256, "--batch", help="Sentences scored per chunk."),
+    batch: int = typer.Option(CHUNK, "--batch", min=1, help="Sentences scored per chunk."),
     quantize: bool | None = typer.Option(None, "--int8/--fp32", help="Transformer: int8 dynamic quantisation."),
 ) -> None:
     """Label sentences with stance, targets and scores."""

@@ -16,8 +16,11 @@ def segment(
     output: str = typer.Option("-", "-o", "--output", help="Sentence JSONL to write, or - for stdout."),
 ) -> None:
     """Split documents into sentence records with exact character offsets."""
-    documents, sentences = segment_paths(inputs, output)
-    progress(f"segmented {documents} document(s) into {sentences} sentence(s)")
+    documents, sentences, empty = segment_paths(inputs, output)
+    skipped = f"; skipped {len(empty)} empty document(s): {', '.join(empty[:3])}" if empty else ""
+    if len(empty) > 3:
+        skipped += f" and {len(empty) - 3} more"
+    progress(f"segmented {documents} document(s) into {sentences} sentence(s){skipped}")
 
 
 @app.command()

@@ -757,11 +757,17 @@ def make_plots(metrics: dict) -> dict[str, bytes]:
 # writing
 
 
-def prepare_output_dir(out_dir: str | Path) -> Path:
-    """Create the report folder (and parents); refuse a path that is a file."""
+def check_output_dir(out_dir: str | Path) -> Path:
+    """Refuse a report path that is a file; create nothing (so a failed run leaves no folder)."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(out, "output path exists and is not a folder")
+    return out
+
+
+def prepare_output_dir(out_dir: str | Path) -> Path:
+    """Create the report folder (and parents); refuse a path that is a file."""
+    out = check_output_dir(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -29,7 +29,7 @@ from .crossval import (
     split_gold,
     tune_thresholds,
 )
-from .report import prepare_output_dir, write_report
+from .report import check_output_dir, write_report
 
 DEFAULT_BACKENDS = ("majority", "lexicon", "tfidf", "embed", "transformer")
 LEARNING_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -248,7 +248,7 @@ def evaluate_backends(
         raise PipelineError("no backends given")
     if n_bootstrap < 0:
         raise PipelineError("the number of bootstrap resamples cannot be negative")
-    out = prepare_output_dir(out_dir)
+    out = check_output_dir(out_dir)  # created by write_report, once there is a report
     train = _train_module()
     records = train.load_training_data(labels_dir)
     gold, extra = split_gold(records)
@@ -351,6 +351,8 @@ def read_labelled_file(path: str | Path) -> list[Record]:
             problems.append("missing or mistyped field 'id'")
         if not isinstance(record.get("text"), str):
             problems.append("missing or mistyped field 'text'")
+        if "doc_id" in record and (not isinstance(record["doc_id"], str) or not record["doc_id"]):
+            problems.append("mistyped field 'doc_id'")
         if problems:
             raise InputError(path, "; ".join(problems), line_no)
         if record["id"] in seen:
@@ -382,7 +384,7 @@ def evaluate_model(
     say = _say(progress)
     if n_bootstrap < 0:
         raise PipelineError("the number of bootstrap resamples cannot be negative")
-    out = prepare_output_dir(out_dir)
+    out = check_output_dir(out_dir)  # created by write_report, once there is a report
     records = read_labelled_file(test_file)
     gold, not_gold = split_gold(records)
     if not gold:

@@ -72,15 +72,22 @@ def _label_problem(record: Record) -> str | None:
 
 def _read_for_export(path: str | Path) -> list[Record]:
     records = []
+    seen: dict[str, int] = {}
     for line_no, record in read_jsonl(path):
         problem = _label_problem(record)
         if problem is None and not isinstance(record.get("text"), str):
             problem = "missing or mistyped field 'text'"
-        if problem is None and "id" not in record:
-            problem = "missing field 'id'"
+        if problem is None and not isinstance(record.get("id"), str):
+            # `import` joins on the id: an export it could not read back is refused here.
+            problem = "missing or mistyped field 'id'"
+        if problem is None and record["id"] in seen:
+            problem = f"duplicate id {record['id']!r} (first on line {seen[record['id']]})"
         if problem:
             raise InputError(path, problem, line_no)
+        seen[record["id"]] = line_no
         records.append(record)
+    if not records:
+        raise InputError(path, "holds no records to export")
     return records
 
 
@@ -190,14 +197,22 @@ def from_labelstudio(task: Any, path: str | Path, number: int) -> Record:
         record["id"] = f"labelstudio-{task['id']}"
     if not isinstance(record.get("text"), str):
         raise InputError(path, f"{where}: no text in its data")
-    annotations = [
-        a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")
-    ]
+    given = task.get("annotations") or []
+    if not isinstance(given, list):
+        raise InputError(path, f"{where}: 'annotations' must be a list")
+    annotations = [a for a in given if isinstance(a, dict) and not a.get("was_cancelled")]
     if annotations:
         values: list[Any] = []
-        for item in annotations[-1].get("result") or []:
+        results = annotations[-1].get("result") or []
+        if not isinstance(results, list):
+            raise InputError(path, f"{where}: an annotation's 'result' must be a list")
+        for item in results:
             if isinstance(item, dict) and item.get("type") == "choices":
-                values.extend((item.get("value") or {}).get("choices") or [])
+                value = item.get("value") or {}
+                choices = value.get("choices") or [] if isinstance(value, dict) else None
+                if not isinstance(choices, list):
+                    raise InputError(path, f"{where}: a choices result needs a 'value' with a 'choices' list")
+                values.extend(choices)
         stance, targets = _labels_or_fail(values, path, None, f"{where} ({record['id']}): ")
         for field in LABEL_FIELDS:
             record.pop(field, None)
@@ -224,6 +239,8 @@ def read_labelstudio(path: str | Path) -> list[Record]:
         raise InputError(path, f"not valid JSON ({exc.msg})", exc.lineno) from None
     except UnicodeDecodeError:
         raise InputError(path, "not UTF-8 text") from None
+    except RecursionError:
+        raise InputError(path, "JSON nested too deeply") from None
     if isinstance(tasks, dict):
         tasks = [tasks]
     if not isinstance(tasks, list):
@@ -433,6 +450,8 @@ def import_file(source: str | Path, fmt: str | None, output: str | Path) -> tupl
         records = read_doccano(source)
     else:
         records = read_csv(source)
+    if not records:
+        raise InputError(source, "holds no records to import")
     _check_unique(records, source)
     write_jsonl(output, records, [source])
     return len(records), fmt

@@ -150,6 +150,7 @@ class Journal:
                 raise PipelineError(
                     f"{self.path}: the file is open in another review session; close that one first"
                 ) from None
+        self.created = not existed
         if not existed:
             _fsync_folder(self.path.parent)
 
@@ -295,6 +296,10 @@ class ReviewSession:
             session.pending = session.replayed
             session.merge()
         except BaseException:
+            if journal.created and os.fstat(journal._fd).st_size == 0:
+                # A file that cannot be opened for review leaves no empty journal beside it.
+                with contextlib.suppress(OSError):
+                    os.unlink(journal.path)
             journal.close()
             raise
         return session
