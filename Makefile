@@ -8,7 +8,6 @@ STAMP := $(VENV)/.installed
 OUT := out/demo
 REPORT := reports/seeds
 BACKENDS := majority lexicon tfidf embed transformer
-BEST := transformer
 
 .PHONY: demo test test-slow install lint benchmark clean
 
@@ -40,17 +39,19 @@ demo: $(STAMP)
 	@for backend in $(BACKENDS); do \
 		$(BIN)/pipeline train --backend $$backend --labels labels -o models/$$backend || exit 1; \
 	done
-	@echo "== 4/6 predict the seeds with the $(BEST) model"
-	$(BIN)/pipeline predict $(OUT)/sentences.jsonl --model models/$(BEST) -o $(OUT)/predictions.jsonl
+	@echo "== 4/6 predict the seeds with the best cross-validated model"
+	$(BIN)/python scripts/best_model.py models > $(OUT)/best_model.txt
+	@echo "best model: $$(cat $(OUT)/best_model.txt)"
+	$(BIN)/pipeline predict $(OUT)/sentences.jsonl --model $$(cat $(OUT)/best_model.txt) -o $(OUT)/predictions.jsonl
 	@echo "== 5/6 evaluation report comparing the backends"
 	$(BIN)/pipeline evaluate --labels labels --backends $(shell echo $(BACKENDS) | tr ' ' ',') \
 		--models models -o $(REPORT)
 	@echo "== 6/6 blame summary of the seed predictions"
-	$(BIN)/pipeline summarize $(OUT)/predictions.jsonl --model models/$(BEST) -o $(REPORT)/summary
+	$(BIN)/pipeline summarize $(OUT)/predictions.jsonl --model $$(cat $(OUT)/best_model.txt) -o $(REPORT)/summary
 	@echo "done: report in $(REPORT)/report.md, summary in $(REPORT)/summary/summary.md"
 
 benchmark: $(STAMP)
-	$(BIN)/python benchmarks/predict_speed.py --model models/$(BEST)
+	$(BIN)/python benchmarks/predict_speed.py --model models/transformer --tfidf models/tfidf
 
 clean:
 	rm -rf $(OUT) $(REPORT)
