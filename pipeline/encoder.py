@@ -5,6 +5,7 @@ Shared by the frozen-embedding backend and the fine-tuned transformer.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -179,9 +180,9 @@ def inference_copy(model, *, quantize: bool = False):
     """A copy of ``model`` for CPU prediction; ``model`` itself is left untouched.
 
     The copy shares ``model``'s weight tensors (built in milliseconds, no extra memory in
-    fp32) and differs in how its Linear layers run: through oneDNN in fp32 (same numbers to
+    fp32) and differs in how it runs: Linear layers through oneDNN in fp32 (same numbers to
     ~1e-6), or, with ``quantize``, torch dynamic int8 except the feed-forward output layers
-    (``FFN_OUTPUT``). The pooler, which mean pooling never reads, is dropped.
+    (``FFN_OUTPUT``); plain attention; no pooler (mean pooling never reads it).
     """
     import copy
     import warnings
@@ -192,6 +193,9 @@ def inference_copy(model, *, quantize: bool = False):
     clone = copy.deepcopy(model, shared)
     if getattr(clone, "pooler", None) is not None:
         clone.pooler = None
+    # Plain attention beats SDPA's CPU kernel on sentence-length inputs (~6%, same numbers to 1e-6).
+    with contextlib.suppress(AttributeError, ValueError, ImportError):
+        clone.set_attn_implementation("eager")
     linears = [name for name, module in clone.named_modules() if isinstance(module, torch.nn.Linear)]
     if quantize:
         spec = {name: torch.ao.quantization.default_dynamic_qconfig for name in linears

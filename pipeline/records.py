@@ -204,17 +204,10 @@ def atomic_output(path: str | Path, inputs: Iterable[str | Path] = ()) -> Iterat
     path = Path(path)
     check_output_path(path, inputs)
     fd, tmp = _mkstemp_beside(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        _set_mode(tmp, path)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with _replace_on_success(tmp, path), os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _mkstemp_beside(path: Path) -> tuple[int, str]:
@@ -267,9 +260,15 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = _mkstemp_beside(path)
+    with _replace_on_success(tmp, path), os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def _replace_on_success(tmp: str, path: Path) -> Iterator[None]:
+    """Rename tmp over path when the block succeeds; remove tmp when it fails."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        yield
         _set_mode(tmp, path)
         os.replace(tmp, path)
     except BaseException:

@@ -38,6 +38,19 @@ def _lexicon_from_settings(settings: dict[str, Any]) -> Lexicon:
     return Lexicon.load(settings["lexicon"]) if settings.get("lexicon") else Lexicon.load()
 
 
+def _save_lexicon(folder: Path, lexicon: Lexicon | None) -> list[str]:
+    """A copy of the lexicon inside the model folder, so the model never depends on labels/."""
+    if lexicon is None:
+        return []
+    (folder / "lexicon.json").write_text(json.dumps(lexicon.to_dict()), encoding="utf-8")
+    return ["lexicon.json"]
+
+
+def _load_lexicon(folder: Path) -> Lexicon | None:
+    path = folder / "lexicon.json"
+    return Lexicon.from_dict(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -104,13 +117,12 @@ class LexiconClassifier(Classifier):
         return Probabilities(stance, targets)
 
     def save_parts(self, folder):
-        (folder / "lexicon.json").write_text(json.dumps(self.lexicon.to_dict()), encoding="utf-8")
-        return ["lexicon.json"]
+        return _save_lexicon(folder, self.lexicon)
 
     @classmethod
     def load_parts(cls, folder, settings):
         model = cls(settings=settings)
-        model.lexicon = Lexicon.from_dict(json.loads((folder / "lexicon.json").read_text(encoding="utf-8")))
+        model.lexicon = _load_lexicon(folder)
         return model
 
 
@@ -239,9 +251,7 @@ class TfidfClassifier(Classifier):
         vocab = {"word": word_vocab, "char": char_vocab, "char_min_df": self.char.min_df}
         (folder / "vocabulary.json").write_text(json.dumps(vocab), encoding="utf-8")
         names = ["weights.safetensors", "vocabulary.json"]
-        if self.lexicon is not None:
-            (folder / "lexicon.json").write_text(json.dumps(self.lexicon.to_dict()), encoding="utf-8")
-            names.append("lexicon.json")
+        names += _save_lexicon(folder, self.lexicon)
         return names
 
     @classmethod
@@ -253,9 +263,7 @@ class TfidfClassifier(Classifier):
         model.char = _rebuild_vectorizer(dict(CHAR_PARAMS, min_df=vocab["char_min_df"]), vocab["char"],
                                          arrays.pop("char_idf"))
         model.heads = LinearHeads.from_arrays(arrays)
-        lexicon_path = folder / "lexicon.json"
-        model.lexicon = (Lexicon.from_dict(json.loads(lexicon_path.read_text(encoding="utf-8")))
-                         if lexicon_path.exists() else None)
+        model.lexicon = _load_lexicon(folder)
         return model
 
 
@@ -331,9 +339,7 @@ class EmbedClassifier(Classifier):
         save_file(self.heads.arrays(), str(folder / "heads.safetensors"))
         save_encoder(self.tokenizer, self.encoder, folder / "encoder")
         names = ["heads.safetensors"]
-        if self.lexicon is not None:
-            (folder / "lexicon.json").write_text(json.dumps(self.lexicon.to_dict()), encoding="utf-8")
-            names.append("lexicon.json")
+        names += _save_lexicon(folder, self.lexicon)
         return names
 
     @classmethod
@@ -341,7 +347,5 @@ class EmbedClassifier(Classifier):
         model = cls(settings=settings)
         model._load_encoder(folder / "encoder")
         model.heads = LinearHeads.from_arrays(load_file(str(folder / "heads.safetensors")))
-        lexicon_path = folder / "lexicon.json"
-        model.lexicon = (Lexicon.from_dict(json.loads(lexicon_path.read_text(encoding="utf-8")))
-                         if lexicon_path.exists() else None)
+        model.lexicon = _load_lexicon(folder)
         return model
