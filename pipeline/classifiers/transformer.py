@@ -296,15 +296,16 @@ class TransformerClassifier(Classifier):
 
     def _inference_encoder(self):
         """The encoder used for prediction: a copy sharing the trained weights, with fast fp32
-        Linear layers, or int8 dynamically quantised ones when ``settings["quantize"]`` is set
-        (``encoder.inference_copy``). Rebuilt whenever the weights or the setting change, so
-        validation during training always scores the current weights."""
+        Linear layers, or int8 dynamically quantised (and smoothed) ones when
+        ``settings["quantize"]`` is set (``encoder.inference_copy``). Rebuilt whenever the
+        weights or the setting change, so validation during training scores current weights."""
         from ..encoder import inference_copy, weights_version
 
         key = (bool(self.settings.get("quantize")), weights_version(self.encoder))
         cached = getattr(self, "_inference", None)
         if cached is None or cached[0] != key:
-            cached = self._inference = (key, inference_copy(self.encoder, quantize=key[0]))
+            copy = inference_copy(self.encoder, quantize=key[0], tokenizer=self.tokenizer)
+            cached = self._inference = (key, copy)
         return cached[1]
 
     # -- persistence --------------------------------------------------------------------------
