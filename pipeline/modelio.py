@@ -59,9 +59,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def model_hash(files: dict[str, str], thresholds: dict[str, float]) -> str:
-    digest = hashlib.sha256(json.dumps({"files": files, "thresholds": thresholds}, sort_keys=True).encode())
-    return digest.hexdigest()[:16]
+def model_hash(files: dict[str, str], thresholds: dict[str, float], calibration: dict[str, float] | None = None) -> str:
+    payload: dict[str, Any] = {"files": files, "thresholds": thresholds}
+    if calibration is not None:  # absent from folders saved before calibration existed
+        payload["calibration"] = calibration
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _listed_files(folder: Path) -> list[str]:
@@ -100,6 +102,7 @@ def save_model(
         for name, data in (extra_json or {}).items():
             (tmp / name).write_text(json.dumps(data), encoding="utf-8")
         files = {name: file_sha256(tmp / name) for name in _listed_files(tmp)}
+        calibration = {"stance_temperature": float(classifier.stance_temperature)}
         for name in files:
             if Path(name).suffix not in SAFE_SUFFIXES:
                 raise ModelError(f"backend wrote an unsafe file type: {name}")
@@ -109,12 +112,13 @@ def save_model(
             "backend": classifier.name,
             "labels": {"stances": list(STANCES), "targets": list(TARGETS)},
             "thresholds": classifier.thresholds,
+            "calibration": calibration,
             "settings": classifier.settings,
             "training": training,
             "versions": package_versions(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "files": files,
-            "model_hash": model_hash(files, classifier.thresholds),
+            "model_hash": model_hash(files, classifier.thresholds, calibration),
         }
         if cv:
             config.update(cv)
@@ -187,8 +191,13 @@ def _check_config_fields(path: Path, config: dict[str, Any]) -> None:
         raise ModelError(f"{path}: corrupt config (a threshold is not a number)")
     if not all(isinstance(v, str) for v in config["files"].values()):
         raise ModelError(f"{path}: corrupt config (a file hash is not a string)")
-    # model_hash covers the file list and the thresholds: an edit to either is caught here.
-    if model_hash(config["files"], thresholds) != config["model_hash"]:
+    calibration = config.get("calibration")
+    if calibration is not None:
+        temperature = calibration.get("stance_temperature") if isinstance(calibration, dict) else None
+        if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 < temperature < 1e6:
+            raise ModelError(f"{path}: corrupt config (calibration.stance_temperature is not a positive number)")
+    # model_hash covers the file list, thresholds and calibration: an edit to any is caught here.
+    if model_hash(config["files"], thresholds, calibration) != config["model_hash"]:
         raise ModelError(f"{path}: config was changed after training (model_hash does not match); retrain it")
 
 
@@ -222,6 +231,7 @@ def load_model(folder: str | Path) -> Classifier:
     except Exception as exc:  # a corrupt weight file surfaces as many different errors
         raise ModelError(f"{folder}: cannot load model ({type(exc).__name__}: {exc})") from None
     classifier.thresholds = {t: float(config["thresholds"].get(t, 0.5)) for t in TARGETS}
+    classifier.stance_temperature = float((config.get("calibration") or {}).get("stance_temperature", 1.0))
     classifier.model_info = {"name": folder.name, "backend": cls.name, "hash": config["model_hash"]}
     return classifier
 

@@ -84,7 +84,7 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
 
 
 def label_chunk(classifier: Classifier, chunk: list[Record]) -> list[Record]:
-    probs = classifier.predict_proba(chunk)
+    probs = classifier.predict_scores(chunk)
     out = []
     for record, (stance, targets), stance_row, target_row in zip(
         chunk, decide(probs, classifier.thresholds), probs.stance, probs.targets, strict=True

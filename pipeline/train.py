@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .classifiers.base import Classifier, Probabilities, ProgressFn, decide, get_backend
+from .classifiers.base import Classifier, Probabilities, ProgressFn, decide, fit_temperature, get_backend
 from .evaluation.crossval import (
+    cross_fitted_calibration,
     cross_validated_decisions,
     make_folds,
     out_of_fold,
@@ -182,6 +183,16 @@ def cv_summary(gold: list[Record], decisions: list[tuple[str, list[str]]]) -> di
     }
 
 
+def calibration_summary(oof: Probabilities, gold: list[Record], folds: list) -> dict[str, Any]:
+    """Stance ECE of the out-of-fold scores before and after (cross-fitted) temperature scaling."""
+    from .evaluation.metrics import expected_calibration_error
+
+    truth = [STANCES.index(r["stance"]) for r in gold]
+    calibrated = cross_fitted_calibration(oof, gold, folds)
+    return {"ece_uncalibrated": expected_calibration_error(oof.stance, truth),
+            "ece": expected_calibration_error(calibrated.stance, truth)}
+
+
 def model_card(backend: str, config: dict[str, Any], summary: dict[str, Any] | None, training: dict[str, Any]) -> str:
     lines = [f"# `{backend}` model", "",
              "Labels each sentence with a stance (blame / defend / neutral) and the targets blamed or",
@@ -202,6 +213,12 @@ def model_card(backend: str, config: dict[str, Any], summary: dict[str, Any] | N
                   f"| stance accuracy | {scores['stance_accuracy']:.3f} |",
                   f"| target micro-F1 | {scores['target_micro_f1']:.3f} |"]
         lines += [f"| F1 {t} (support {v['support']}) | {v['f1']:.3f} |" for t, v in scores["per_target"].items()]
+        calibration = summary.get("cv_calibration")
+        if calibration and calibration.get("ece") is not None:
+            lines += [f"| stance ECE, before / after temperature scaling | "
+                      f"{calibration['ece_uncalibrated']:.3f} / {calibration['ece']:.3f} |",
+                      f"| stance temperature (scores are scaled by it; labels unchanged) | "
+                      f"{training['stance_temperature']:g} |"]
         lines += ["", "These are scores on five small seed blogs; expect different numbers on other sources.", ""]
     else:
         lines += ["Cross-validation was skipped (`--no-cv`); no scores were measured.", ""]
@@ -229,7 +246,7 @@ def train_model(
     say(f"{backend}: {len(gold)} gold sentences from {len({r['doc_id'] for r in gold})} documents, "
         f"{len(extra)} written examples")
     summary, folds, oof = None, [], None
-    thresholds = None
+    thresholds, temperature = None, 1.0
     if cross_validate and len({r["doc_id"] for r in gold}) >= 2:
         folds = make_folds(gold, seed=seed)
         oof = out_of_fold(gold, extra, folds, fit_predict_fn(backend, settings, progress), seed=seed, progress=say,
@@ -237,6 +254,9 @@ def train_model(
         decisions = cross_validated_decisions(oof, gold, folds, tune=True)
         summary = cv_summary(gold, decisions)
         thresholds = tune_thresholds(oof, gold)
+        if get_backend(backend).calibrates:
+            temperature = fit_temperature(oof.stance, [r["stance"] for r in gold])
+            summary["cv_calibration"] = calibration_summary(oof, gold, folds)
         scores = summary["cv_scores"]
         say(f"{backend}: cross-validated stance macro-F1 {scores['stance_macro_f1']:.3f}, "
             f"target micro-F1 {scores['target_micro_f1']:.3f}")
@@ -246,6 +266,9 @@ def train_model(
     classifier = fit_classifier(backend, records, settings, seed=seed, progress=say)
     if thresholds:
         classifier.thresholds = thresholds
+    classifier.stance_temperature = temperature
+    if "cv_calibration" in (summary or {}):
+        say(f"{backend}: stance temperature {temperature:g} (fitted on the out-of-fold scores)")
     training = {
         "seed": seed,
         "labels": str(labels),
@@ -256,6 +279,7 @@ def train_model(
         "n_augmented": len(final_records) - len(records),
         "augment": training_options.get("augment", True),
         "cv_folds": len(folds),
+        "stance_temperature": temperature,
         "seconds": round(time.time() - started, 1),
         "history": getattr(classifier, "history", None),
     }

@@ -370,7 +370,7 @@ def world(tmp_path_factory, tiny_lexicon) -> SimpleNamespace:
             config["files"]["weights.safetensors"] = hashlib.sha256(
                 (folder / "weights.safetensors").read_bytes()
             ).hexdigest()
-            config["model_hash"] = model_hash(config["files"], config["thresholds"])
+            config["model_hash"] = model_hash(config["files"], config["thresholds"], config.get("calibration"))
 
         edit_config(folder, change)
 
@@ -889,7 +889,7 @@ class _Bomb:
 def _with_consistent_hashes(folder: Path) -> None:
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     config["files"] = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in config["files"]}
-    config["model_hash"] = model_hash(config["files"], config["thresholds"])
+    config["model_hash"] = model_hash(config["files"], config["thresholds"], config.get("calibration"))
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
 
 
@@ -929,7 +929,7 @@ def test_a_listed_file_of_an_unsafe_type_or_outside_the_folder_is_refused(world,
     (tmp_path / "outside.json").write_text("{}")
     config = json.loads((folder2 / "config.json").read_text(encoding="utf-8"))
     config["files"]["../outside.json"] = hashlib.sha256(b"{}").hexdigest()
-    config["model_hash"] = model_hash(config["files"], config["thresholds"])
+    config["model_hash"] = model_hash(config["files"], config["thresholds"], config.get("calibration"))
     (folder2 / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(ModelError, match="outside the model folder"):
         load_model(folder2)
@@ -938,7 +938,7 @@ def test_a_listed_file_of_an_unsafe_type_or_outside_the_folder_is_refused(world,
 def _with_consistent_hashes_plus(folder: Path, name: str) -> None:
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     config["files"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
-    config["model_hash"] = model_hash(config["files"], config["thresholds"])
+    config["model_hash"] = model_hash(config["files"], config["thresholds"], config.get("calibration"))
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
 
 

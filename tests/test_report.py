@@ -321,7 +321,7 @@ def test_evaluate_model_with_stand_in_classifier(tmp_path, monkeypatch):
         name = "standin"
         thresholds = dict.fromkeys(TARGETS, 0.5)
 
-        def predict_proba(self, records):
+        def predict_scores(self, records):
             return _noisy_probs(records, 0.6, 0)
 
     monkeypatch.setattr(classifiers, "load_classifier", lambda folder: StandIn())

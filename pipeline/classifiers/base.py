@@ -47,6 +47,40 @@ def default_thresholds() -> dict[str, float]:
     return dict.fromkeys(TARGETS, 0.5)
 
 
+# Temperature scaling of the stance (Guo et al. 2017): p_T ∝ p ** (1 / T), the same as dividing
+# the logits by T, so the most probable stance, and so every label, is unchanged; only how
+# sure the scores say the model is changes. T is fitted by cross-validation in train.py.
+TEMPERATURE_GRID = np.exp(np.linspace(np.log(0.25), np.log(8.0), 151))
+
+
+def scale_stance(probs: Probabilities, temperature: float) -> Probabilities:
+    if temperature == 1.0:
+        return probs
+    logits = np.log(np.clip(probs.stance, 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    scaled = np.exp(logits)
+    return Probabilities(scaled / scaled.sum(axis=1, keepdims=True), probs.targets)
+
+
+def fit_temperature(stance_probs: np.ndarray, stances: Sequence[str]) -> float:
+    """The temperature on ``TEMPERATURE_GRID`` with the lowest mean negative log-likelihood of
+    the true stances; ties go to the temperature nearest 1. No sentences: 1."""
+    stance_probs = np.asarray(stance_probs, dtype=float)
+    if not len(stances):
+        return 1.0
+    truth = np.array([STANCES.index(s) for s in stances])
+    log_p = np.log(np.clip(stance_probs, 1e-12, 1.0))
+    best = (np.inf, 0.0, 1.0)
+    for temperature in TEMPERATURE_GRID:
+        scaled = log_p / temperature
+        log_norm = np.logaddexp.reduce(scaled, axis=1)
+        nll = float(np.mean(log_norm - scaled[np.arange(len(truth)), truth]))
+        key = (round(nll, 12), abs(np.log(temperature)), float(temperature))
+        if key < best:
+            best = key
+    return round(best[2], 4)
+
+
 def decide(probs: Probabilities, thresholds: dict[str, float] | None = None) -> list[tuple[str, list[str]]]:
     """Labels from probabilities: argmax stance, thresholded targets, neutral has none."""
     thresholds = thresholds or default_thresholds()
@@ -64,12 +98,17 @@ class Classifier:
     """Base class: subclasses implement fit, predict_proba, and the save/load of their parts.
 
     ``settings`` holds the backend's options (saved in config.json); ``thresholds`` the
-    per-target decision thresholds (tuned by cross-validation in train.py).
+    per-target decision thresholds and ``stance_temperature`` the stance calibration (both
+    fitted on out-of-fold scores in train.py).
     """
 
     name: ClassVar[str] = "base"
+    # Whether train.py fits a stance temperature. Off for a backend whose scores are class
+    # shares rather than confidences (the majority baseline): scaling those only distorts them.
+    calibrates: ClassVar[bool] = True
     settings: dict[str, Any] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=default_thresholds)
+    stance_temperature: float = 1.0
     model_info: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -82,8 +121,12 @@ class Classifier:
     def predict_proba(self, records: list[Record]) -> Probabilities:
         raise NotImplementedError
 
+    def predict_scores(self, records: list[Record]) -> Probabilities:
+        """What users see: predict_proba with the stance temperature applied."""
+        return scale_stance(self.predict_proba(records), self.stance_temperature)
+
     def predict(self, records: list[Record]) -> list[tuple[str, list[str]]]:
-        return decide(self.predict_proba(records), self.thresholds)
+        return decide(self.predict_scores(records), self.thresholds)
 
     # Persistence: write data files into an existing folder / read them back. modelio owns
     # config.json, the model card and the safety checks around these two calls.

@@ -59,6 +59,7 @@ class MajorityClassifier(Classifier):
     """Predicts the training class frequencies for every sentence: the floor to beat."""
 
     name = "majority"
+    calibrates = False
 
     def fit(self, records, *, seed=0, progress=None):
         counts = np.bincount(stance_labels(records), minlength=len(STANCES)).astype(float)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..classifiers.base import Probabilities, ProgressFn, decide
+from ..classifiers.base import Probabilities, ProgressFn, decide, fit_temperature, scale_stance
 from ..records import TARGETS, Record
 
 # With up to this many gold documents, hold one document out at a time.
@@ -137,3 +137,13 @@ def cross_validated_decisions(
         for i, decision in zip(fold.test_index, decide(probs.take(fold.test_index), thresholds), strict=True):
             decisions[i] = decision
     return decisions  # type: ignore[return-value]
+
+
+def cross_fitted_calibration(probs: Probabilities, gold: list[Record], folds: list[Fold]) -> Probabilities:
+    """Out-of-fold scores as the saved model would give them: each fold's stance scaled by the
+    temperature fitted on the other folds only, as thresholds are tuned."""
+    stance = probs.stance.copy()
+    for fold in folds:
+        temperature = fit_temperature(probs.stance[fold.train_index], [gold[i]["stance"] for i in fold.train_index])
+        stance[fold.test_index] = scale_stance(probs.take(fold.test_index), temperature).stance
+    return Probabilities(stance, probs.targets)

@@ -331,14 +331,17 @@ def _calibration_blocks(metrics: dict) -> list[tuple]:
             row.append("—" if not entry["count"] else f"{fmt(entry['accuracy'], 2)} ({entry['count']})")
         rows.append(row)
     rows.append(["ECE", *(fmt(metrics["backends"][n]["calibration"]["ece"]) for n in names)])
+    text = ("Confidence is the probability of the predicted stance, in 10 equal-width bins. Each cell is "
+            "the accuracy in the bin (number of sentences); a calibrated model's accuracy matches its "
+            "confidence. ECE is the size-weighted mean gap.")
+    if any("ece_uncalibrated" in metrics["backends"][n] for n in names):
+        rows.append(["ECE before temperature scaling",
+                     *(fmt(metrics["backends"][n].get("ece_uncalibrated")) for n in names)])
+        text += (" The stance scores are temperature-scaled as a trained model's are, with each fold's "
+                 "temperature fitted on the other folds; the last row is the ECE of the raw scores.")
     return [
         ("h2", "Calibration"),
-        (
-            "p",
-            "Confidence is the probability of the predicted stance, in 10 equal-width bins. Each cell is "
-            "the accuracy in the bin (number of sentences); a calibrated model's accuracy matches its "
-            "confidence. ECE is the size-weighted mean gap.",
-        ),
+        ("p", text),
         _table(["Confidence", *names], rows),
         ("img", "reliability.png", "Reliability diagram"),
     ]

@@ -23,6 +23,7 @@ from . import metrics as M
 from .crossval import (
     FitPredict,
     Fold,
+    cross_fitted_calibration,
     cross_validated_decisions,
     make_folds,
     out_of_fold,
@@ -166,6 +167,16 @@ def _saved_probabilities(
     return Probabilities(stance, targets), f"reused {path}"
 
 
+def _calibrates(name: str) -> bool:
+    """Whether the backend's trained models temperature-scale their stance (stand-ins do)."""
+    from ..classifiers import get_backend
+
+    try:
+        return get_backend(name).calibrates
+    except PipelineError:
+        return True
+
+
 def _fold_thresholds(probs: Probabilities, gold: list[Record], folds: list[Fold]) -> list[dict[str, float]]:
     return [tune_thresholds(probs.take(f.train_index), [gold[i] for i in f.train_index]) for f in folds]
 
@@ -287,9 +298,16 @@ def evaluate_backends(
                 source = reason
         if probs is None:
             probs = out_of_fold(gold, extra, folds, fit_predicts[name], seed=seed, progress=say, label=name)
+        # Scored as a trained model would score: stance temperature and thresholds each fitted
+        # on the other folds. The temperature never changes a label, only the scores (ECE).
+        info[name] = {"source": source}
+        if _calibrates(name):
+            truth = [STANCES.index(r["stance"]) for r in gold]
+            info[name]["ece_uncalibrated"] = M.expected_calibration_error(probs.stance, truth)
+            probs = cross_fitted_calibration(probs, gold, folds)
         probs_by_backend[name] = probs
         decisions_by_backend[name] = cross_validated_decisions(probs, gold, folds)
-        info[name] = {"source": source, "thresholds_by_fold": _fold_thresholds(probs, gold, folds)}
+        info[name]["thresholds_by_fold"] = _fold_thresholds(probs, gold, folds)
 
     doc_ids = [_doc_id(r) for r in gold]
     weights = M.bootstrap_weights(len(set(doc_ids)), n_bootstrap, seed)
@@ -398,7 +416,7 @@ def evaluate_model(
     if add_context is not None:
         add_context(inputs)
     say(f"scoring {classifier.name} on {len(gold)} gold sentences from {test_file}")
-    probs = classifier.predict_proba(inputs)
+    probs = classifier.predict_scores(inputs)
     decisions = decide(probs, classifier.thresholds)
     name = classifier.name
     config = {
