@@ -105,3 +105,15 @@ def test_prediction_uses_the_current_weights_after_training_changes_them(tiny_en
     model.settings["quantize"] = True
     int8 = model.predict_proba(records[:4]).stance
     assert np.abs(int8 - second).max() < 0.2
+
+
+def test_the_fast_linear_probe_leaves_the_global_random_state_alone():
+    """Else a training run's dropout would depend on whether the probe ran earlier in the process."""
+    from pipeline.encoder import _fast_linear_class
+
+    torch.manual_seed(0)
+    expected = torch.rand(4)
+    torch.manual_seed(0)
+    _fast_linear_class.cache_clear()
+    _fast_linear_class()
+    assert torch.equal(torch.rand(4), expected)
