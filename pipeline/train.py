@@ -1,7 +1,8 @@
 """`pipeline train`: labelled records in, a model folder out.
 
 Steps: read gold and written labels; cross-validate with whole documents held out (the
-same folds evaluate uses) to get out-of-fold scores; tune per-target thresholds on them;
+same folds evaluate uses) to get out-of-fold scores; tune per-target thresholds and the
+stance temperature on them;
 measure the cross-validated scores and confusion (saved for the model card and for
 adjusted counts in `summarize`); fit the final model on everything; save.
 Role-swap augmentation is applied inside each training fold only, so no text of a held-out
