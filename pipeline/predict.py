@@ -60,9 +60,14 @@ def input_records(inputs: list[str], input_format: str = "auto") -> Iterator[tup
                     yield document.source, record
 
 
-def _with_context(records: Iterable[tuple[str, Record]]) -> Iterator[Record]:
+def annotate_context(records: Iterable[Record], classifier: Classifier | None = None) -> Iterator[Record]:
+    """Add the document context a model reads (derived fields, dropped again on output).
+
+    Records arrive in document order; a document's records must never be split between
+    workers or calls, because its context is read from the sentences before it.
+    """
     previous: dict[str, str] = {}
-    for _, record in records:
+    for record in records:
         doc = record.get("doc_id", "")
         if "context" not in record:
             record["context"] = previous.get(doc, "")
@@ -159,7 +164,7 @@ def predict_paths(
     classifier = load_model(model_dir)
     if quantize is not None and "quantize" in classifier.settings:
         classifier.settings["quantize"] = quantize
-    records = _with_context(input_records(inputs, input_format))
+    records = annotate_context((record for _, record in input_records(inputs, input_format)), classifier)
     if output == "-":
         import sys
 
