@@ -61,11 +61,23 @@ def input_records(inputs: list[str], input_format: str = "auto") -> Iterator[tup
 
 
 def annotate_context(records: Iterable[Record], classifier: Classifier | None = None) -> Iterator[Record]:
-    """Add the document context a model reads (derived fields, dropped again on output).
+    """Add the document context a model reads (derived fields).
 
     Records arrive in document order; a document's records must never be split between
-    workers or calls, because its context is read from the sentences before it.
+    workers or calls, because its context is read from the whole document. ``context`` (the
+    previous sentence) is dropped again on output; ``actors`` (the actor tracker's view of the
+    sentence, when the model uses it) stays, so a reader can see why a target was chosen.
     """
+    tracker = getattr(classifier, "tracker", None)
+    stream = _previous_sentence(records)
+    if tracker is None:
+        return stream
+    from .actors.context import annotate_stream
+
+    return annotate_stream(stream, tracker)
+
+
+def _previous_sentence(records: Iterable[Record]) -> Iterator[Record]:
     previous: dict[str, str] = {}
     for record in records:
         doc = record.get("doc_id", "")

@@ -95,13 +95,29 @@ def role_swaps(records: list[Record], lexicon: Lexicon, *, seed: int, per_record
             if original[:1].isupper():
                 alias = alias[:1].upper() + alias[1:]
             text = record["text"][:start] + alias + record["text"][end:]
-            swaps.append({**record, "id": f"{record['id']}:swap{number}", "text": text,
-                          "targets": [new_target], "origin": "augmented"})
+            swap = {**record, "id": f"{record['id']}:swap{number}", "text": text,
+                    "targets": [new_target], "origin": "augmented"}
+            if "actors" in record:
+                # The document around it is unchanged; only the actor the sentence names is.
+                actors = dict(record["actors"])
+                actors["named"] = [new_target]
+                actors["in_play"] = sorted({new_target, *actors.get("resolved", [])}, key=TARGETS.index)
+                swap["actors"] = actors
+            swaps.append(swap)
     return swaps
 
 
+def annotate_actors(records: list[Record], settings: dict[str, Any] | None = None) -> list[Record]:
+    """Give every record its document context (the actor tracker), in place."""
+    from .actors.context import annotate_documents, tracker_from_settings
+
+    return annotate_documents(records, tracker_from_settings(dict(settings or {})))
+
+
 def training_set(records: list[Record], settings: dict[str, Any], seed: int) -> list[Record]:
-    if not settings.get("augment", True):
+    # Context first: role-swapped copies must not join (and disturb) their document's tracking.
+    annotate_actors(records, settings)
+    if not settings.get("augment", False):
         return records
     lexicon = Lexicon.load(settings.get("lexicon") or DEFAULT_LEXICON_PATH)
     return records + role_swaps(records, lexicon, seed=seed)
@@ -109,14 +125,15 @@ def training_set(records: list[Record], settings: dict[str, Any], seed: int) -> 
 
 # ---------------------------------------------------------------------------------------------
 
-TRAIN_OPTIONS = ("augment", "lexicon")
+TRAIN_OPTIONS = ("augment", "lexicon", "gazetteer")
 
 
 def _split_settings(settings: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
     settings = dict(settings or {})
     training = {k: settings.pop(k) for k in TRAIN_OPTIONS if k in settings}
-    if "lexicon" in training and training["lexicon"]:
-        settings["lexicon"] = training["lexicon"]
+    for key in ("lexicon", "gazetteer"):
+        if training.get(key):
+            settings[key] = training[key]
     return training, settings
 
 
@@ -278,7 +295,7 @@ def train_model(
         "n_gold_documents": len({r["doc_id"] for r in gold}),
         "n_written": len(extra),
         "n_augmented": len(final_records) - len(records),
-        "augment": training_options.get("augment", True),
+        "augment": training_options.get("augment", False),
         "cv_folds": len(folds),
         "stance_temperature": temperature,
         "seconds": round(time.time() - started, 1),

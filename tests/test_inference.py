@@ -25,13 +25,14 @@ SETTINGS = {"epochs": 1, "batch_size": 8, "max_length": 32, "validation_docs": 0
 def plain_predict(model, records) -> Probabilities:
     """What predict_proba did before: character-length batches, the trained encoder as is."""
     texts, contexts = model._texts(records)
+    actors = model._actor_matrix(records)
     stance = np.zeros((len(records), len(STANCES)))
     targets = np.zeros((len(records), len(TARGETS)))
     with torch.inference_mode():
         for index in length_sorted_batches([len(t) for t in texts], 5):
             batch = model._encode([texts[i] for i in index], [contexts[i] for i in index] if contexts else None)
-            stance_logits, target_logits = model.heads(mean_pool(model.encoder(**batch).last_hidden_state,
-                                                                 batch["attention_mask"]))
+            pooled = mean_pool(model.encoder(**batch).last_hidden_state, batch["attention_mask"])
+            stance_logits, target_logits = model.heads(pooled, actors[index] if actors is not None else None)
             stance[index] = torch.softmax(stance_logits.double(), -1).numpy()
             targets[index] = torch.sigmoid(target_logits.double()).numpy()
     return Probabilities(stance, targets)

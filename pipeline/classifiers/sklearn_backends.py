@@ -32,6 +32,44 @@ def target_labels(records: list[Record]) -> np.ndarray:
     )
 
 
+def _tracker_from_settings(settings: dict[str, Any]):
+    """The document actor tracker when the backend uses actor features, else None."""
+    if not settings.get("actor_features"):
+        return None
+    from ..actors.context import tracker_from_settings
+
+    return tracker_from_settings(settings)
+
+
+def _actor_block(records: list[Record], tracker, weight: float) -> np.ndarray:
+    from ..actors.context import annotate_documents, feature_matrix
+
+    missing = [r for r in records if "actors" not in r]
+    if missing:
+        annotate_documents(missing, tracker)
+    return feature_matrix(records) * weight
+
+
+def _save_tracker(folder: Path, tracker) -> list[str]:
+    if tracker is None:
+        return []
+    (folder / "gazetteer.json").write_text(json.dumps(tracker.gazetteer.to_dict()), encoding="utf-8")
+    names = ["gazetteer.json"]
+    if not (folder / "lexicon.json").exists():
+        names += _save_lexicon(folder, tracker.lexicon)
+    return names
+
+
+def _load_tracker(folder: Path, settings: dict[str, Any]):
+    if not settings.get("actor_features"):
+        return None
+    from ..actors.gazetteer import Gazetteer
+    from ..actors.tracker import ActorTracker
+
+    gazetteer = Gazetteer.from_dict(json.loads((folder / "gazetteer.json").read_text(encoding="utf-8")))
+    return ActorTracker(_load_lexicon(folder), gazetteer)
+
+
 def _lexicon_from_settings(settings: dict[str, Any]) -> Lexicon:
     if settings.get("lexicon_data"):
         return Lexicon.from_dict(settings["lexicon_data"])
@@ -216,7 +254,8 @@ class TfidfClassifier(Classifier):
 
     @classmethod
     def default_settings(cls):
-        return {"C": 4.0, "lexicon_features": True, "lexicon_weight": 0.5, "lexicon": None}
+        return {"C": 4.0, "lexicon_features": True, "lexicon_weight": 0.5, "lexicon": None,
+                "actor_features": True, "actor_weight": 1.0, "gazetteer": None}
 
     def _features(self, records):
         texts = [r["text"] for r in records]
@@ -224,6 +263,8 @@ class TfidfClassifier(Classifier):
         if self.lexicon is not None:
             lex = np.array([self.lexicon.features(t) for t in texts]) * self.settings["lexicon_weight"]
             blocks.append(sparse.csr_matrix(lex))
+        if getattr(self, "tracker", None) is not None:
+            blocks.append(sparse.csr_matrix(_actor_block(records, self.tracker, self.settings["actor_weight"])))
         return sparse.hstack(blocks).tocsr()
 
     def fit(self, records, *, seed=0, progress=None):
@@ -236,6 +277,7 @@ class TfidfClassifier(Classifier):
             raise PipelineError(f"tfidf: the {len(texts)} training sentence(s) hold no words to learn from "
                                 f"({exc})") from None
         self.lexicon = _lexicon_from_settings(self.settings) if self.settings["lexicon_features"] else None
+        self.tracker = _tracker_from_settings(self.settings)
         self.heads = LinearHeads().fit(self._features(records), records, c=self.settings["C"], seed=seed)
         return self
 
@@ -253,6 +295,7 @@ class TfidfClassifier(Classifier):
         (folder / "vocabulary.json").write_text(json.dumps(vocab), encoding="utf-8")
         names = ["weights.safetensors", "vocabulary.json"]
         names += _save_lexicon(folder, self.lexicon)
+        names += _save_tracker(folder, self.tracker)
         return names
 
     @classmethod
@@ -264,7 +307,8 @@ class TfidfClassifier(Classifier):
         model.char = _rebuild_vectorizer(dict(CHAR_PARAMS, min_df=vocab["char_min_df"]), vocab["char"],
                                          arrays.pop("char_idf"))
         model.heads = LinearHeads.from_arrays(arrays)
-        model.lexicon = _load_lexicon(folder)
+        model.lexicon = _load_lexicon(folder) if settings.get("lexicon_features", True) else None
+        model.tracker = _load_tracker(folder, settings)
         return model
 
 
@@ -281,7 +325,8 @@ class EmbedClassifier(Classifier):
     @classmethod
     def default_settings(cls):
         return {"C": 2.0, "base_model": None, "batch_size": 64, "lexicon_features": True,
-                "lexicon_weight": 0.3, "lexicon": None}
+                "lexicon_weight": 0.3, "lexicon": None, "actor_features": True, "actor_weight": 0.5,
+                "gazetteer": None}
 
     def _load_encoder(self, folder: Path | None = None):
         from ..encoder import load_encoder, resolve_base_model, set_threads
@@ -317,12 +362,15 @@ class EmbedClassifier(Classifier):
         x = self._embed(texts, remember=remember)
         if self.lexicon is not None:
             x = np.hstack([x, np.array([self.lexicon.features(t) for t in texts]) * self.settings["lexicon_weight"]])
+        if getattr(self, "tracker", None) is not None:
+            x = np.hstack([x, _actor_block(records, self.tracker, self.settings["actor_weight"])])
         return x
 
     def fit(self, records, *, seed=0, progress: ProgressFn | None = None):
         if not hasattr(self, "encoder"):
             self._load_encoder()
         self.lexicon = _lexicon_from_settings(self.settings) if self.settings["lexicon_features"] else None
+        self.tracker = _tracker_from_settings(self.settings)
         if progress:
             progress(f"embed: encoding {len(records)} sentences")
         features = self._features(records, remember=True)
@@ -341,6 +389,7 @@ class EmbedClassifier(Classifier):
         save_encoder(self.tokenizer, self.encoder, folder / "encoder")
         names = ["heads.safetensors"]
         names += _save_lexicon(folder, self.lexicon)
+        names += _save_tracker(folder, self.tracker)
         return names
 
     @classmethod
@@ -348,5 +397,6 @@ class EmbedClassifier(Classifier):
         model = cls(settings=settings)
         model._load_encoder(folder / "encoder")
         model.heads = LinearHeads.from_arrays(load_file(str(folder / "heads.safetensors")))
-        model.lexicon = _load_lexicon(folder)
+        model.lexicon = _load_lexicon(folder) if settings.get("lexicon_features", True) else None
+        model.tracker = _load_tracker(folder, settings)
         return model

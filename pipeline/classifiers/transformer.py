@@ -28,18 +28,21 @@ def _torch():
     return torch
 
 
-def _build_heads(hidden_size: int, dropout: float):
+def _build_heads(hidden_size: int, dropout: float, n_actor_features: int = 0):
     torch = _torch()
 
     class Heads(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.dropout = torch.nn.Dropout(dropout)
-            self.stance = torch.nn.Linear(hidden_size, len(STANCES))
-            self.targets = torch.nn.Linear(hidden_size, len(TARGETS))
+            self.stance = torch.nn.Linear(hidden_size + n_actor_features, len(STANCES))
+            self.targets = torch.nn.Linear(hidden_size + n_actor_features, len(TARGETS))
 
-        def forward(self, pooled):
+        def forward(self, pooled, actor_features=None):
+            # Document context (the actor tracker's features) joins the sentence embedding.
             pooled = self.dropout(pooled)
+            if actor_features is not None:
+                pooled = torch.cat([pooled, actor_features.to(pooled.dtype)], dim=-1)
             return self.stance(pooled), self.targets(pooled)
 
     return Heads()
@@ -95,6 +98,10 @@ class TransformerClassifier(Classifier):
             "quantize": False,
             "freeze_embeddings": True,
             "freeze_layers": 0,
+            "actor_features": True,
+            "actor_weight": 1.0,
+            "lexicon": None,
+            "gazetteer": None,
         }
 
     # -- model construction -------------------------------------------------------------------
@@ -104,7 +111,28 @@ class TransformerClassifier(Classifier):
 
         set_threads()
         self.tokenizer, self.encoder = load_encoder(folder, weights=weights)
-        self.heads = _build_heads(self.encoder.config.hidden_size, self.settings["dropout"])
+        self.heads = _build_heads(self.encoder.config.hidden_size, self.settings["dropout"], self._n_actor_features())
+
+    def _n_actor_features(self) -> int:
+        if not self.settings.get("actor_features"):
+            return 0
+        from ..actors.context import feature_names
+
+        return len(feature_names())
+
+    def _actor_matrix(self, records: list[Record]):
+        """Actor features as a float32 tensor (None when the model does not use them)."""
+        if not self.settings.get("actor_features"):
+            return None
+        from ..actors.context import annotate_documents, feature_matrix, tracker_from_settings
+
+        missing = [r for r in records if "actors" not in r]
+        if missing:
+            if getattr(self, "tracker", None) is None:
+                self.tracker = tracker_from_settings(self.settings)
+            annotate_documents(missing, self.tracker)
+        matrix = feature_matrix(records) * self.settings.get("actor_weight", 1.0)
+        return _torch().tensor(matrix, dtype=_torch().float32)
 
     def _texts(self, records: list[Record]) -> tuple[list[str], list[str] | None]:
         texts = [r["text"] for r in records]
@@ -118,11 +146,11 @@ class TransformerClassifier(Classifier):
             max_length=self.settings["max_length"], return_tensors="pt",
         )
 
-    def _forward(self, batch):
+    def _forward(self, batch, actor_features=None):
         from ..encoder import mean_pool
 
         hidden = self.encoder(**batch).last_hidden_state
-        return self.heads(mean_pool(hidden, batch["attention_mask"]))
+        return self.heads(mean_pool(hidden, batch["attention_mask"]), actor_features)
 
     # -- training ---------------------------------------------------------------------------
 
@@ -134,7 +162,11 @@ class TransformerClassifier(Classifier):
         if not hasattr(self, "encoder"):
             self._init_from(resolve_base_model(self.settings.get("base_model")), weights=True)
         _seed_everything(seed)
-        self.heads = _build_heads(self.encoder.config.hidden_size, self.settings["dropout"])
+        self.heads = _build_heads(self.encoder.config.hidden_size, self.settings["dropout"], self._n_actor_features())
+        if self.settings.get("actor_features"):
+            from ..actors.context import tracker_from_settings
+
+            self.tracker = tracker_from_settings(self.settings)
 
         train, valid = self._split_validation(records, seed)
         settings = self.settings
@@ -159,6 +191,7 @@ class TransformerClassifier(Classifier):
         optimizer = torch.optim.AdamW(params)
         rng = random.Random(seed)
         texts, contexts = self._texts(train)
+        actor_matrix = self._actor_matrix(train)
         lengths = [len(t) for t in texts]
         steps_per_epoch = math.ceil(len(train) / settings["batch_size"])
         total = max(1, steps_per_epoch * settings["epochs"])
@@ -180,7 +213,8 @@ class TransformerClassifier(Classifier):
             for batch_index in grouped_batches(lengths, settings["batch_size"], rng):
                 batch = self._encode([texts[i] for i in batch_index],
                                      [contexts[i] for i in batch_index] if contexts else None)
-                stance_logits, target_logits = self._forward(batch)
+                stance_logits, target_logits = self._forward(
+                    batch, actor_matrix[batch_index] if actor_matrix is not None else None)
                 loss = stance_loss(stance_logits, torch.tensor(y_stance[batch_index]))
                 mask = torch.tensor(opinion[batch_index])
                 per_target = target_loss(target_logits, torch.tensor(y_targets[batch_index])).mean(1)
@@ -281,6 +315,7 @@ class TransformerClassifier(Classifier):
         self.encoder.eval()
         self.heads.eval()
         texts, contexts = self._texts(records)
+        actor_matrix = self._actor_matrix(records)
         stance = np.zeros((len(records), len(STANCES)), dtype=np.float64)
         targets = np.zeros((len(records), len(TARGETS)), dtype=np.float64)
         encoder = self._inference_encoder()
@@ -289,7 +324,8 @@ class TransformerClassifier(Classifier):
             batches = token_sorted_batches(self.tokenizer, encoded, self.settings["predict_batch_size"])
             for index, batch in batches:
                 pooled = mean_pool(encoder(**batch).last_hidden_state, batch["attention_mask"])
-                stance_logits, target_logits = self.heads(pooled)
+                stance_logits, target_logits = self.heads(
+                    pooled, actor_matrix[torch.as_tensor(index)] if actor_matrix is not None else None)
                 stance[index] = torch.softmax(stance_logits.double(), -1).numpy()
                 targets[index] = torch.sigmoid(target_logits.double()).numpy()
         return Probabilities(stance, targets)
@@ -317,13 +353,23 @@ class TransformerClassifier(Classifier):
 
         save_encoder(self.tokenizer, self.encoder, folder / "encoder")
         save_file({k: v.contiguous() for k, v in self.heads.state_dict().items()}, str(folder / "heads.safetensors"))
-        return ["heads.safetensors", "encoder"]
+        names = ["heads.safetensors", "encoder"]
+        if getattr(self, "tracker", None) is not None:
+            from .sklearn_backends import _save_tracker
+
+            names += _save_tracker(folder, self.tracker)
+        return names
 
     @classmethod
     def load_parts(cls, folder: Path, settings: dict[str, Any]) -> TransformerClassifier:
         from safetensors.torch import load_file
 
-        model = cls(settings={**cls.default_settings(), **settings})
+        # Folders from before document context have no actor features.
+        model = cls(settings={**cls.default_settings(), "actor_features": False, **settings})
+        if model.settings.get("actor_features"):
+            from .sklearn_backends import _load_tracker
+
+            model.tracker = _load_tracker(folder, model.settings)
         model._init_from(folder / "encoder", weights=True)
         model.heads.load_state_dict(load_file(str(folder / "heads.safetensors")))
         model.encoder.eval()

@@ -18,8 +18,12 @@ def train(
     epochs: int | None = typer.Option(None, "--epochs", help="Fine-tuning epochs (transformer)."),
     seed: int = typer.Option(0, "--seed"),
     context: bool = typer.Option(False, "--context/--no-context", help="Give the model the previous sentence."),
-    augment: bool = typer.Option(True, "--augment/--no-augment", help="Role-swap augmentation of training folds."),
+    augment: bool = typer.Option(False, "--augment/--no-augment",
+                                 help="Role-swap augmentation (off by default: no gain on held-out sources)."),
     lexicon: Path | None = typer.Option(None, "--lexicon", help="Actor and cue lexicon (default labels/actors.toml)."),
+    gazetteer: Path | None = typer.Option(None, "--gazetteer", help="Named people (default labels/people.toml)."),
+    actor_features: bool = typer.Option(True, "--actor-features/--no-actor-features",
+                                        help="Give the model each sentence's document context (the actor tracker)."),
     cv: bool = typer.Option(True, "--cv/--no-cv", help="Cross-validate to tune thresholds and score the model."),
 ) -> None:
     """Train a model folder with cross-validated thresholds and a model card."""
@@ -32,4 +36,8 @@ def train(
         settings["epochs"] = epochs
     if context:
         settings["context"] = True
+    if gazetteer:
+        settings["gazetteer"] = str(gazetteer)
+    if backend in ("tfidf", "embed", "transformer", "lexicon"):
+        settings["actor_features"] = actor_features
     train_model(backend, labels, output, settings=settings, seed=seed, cross_validate=cv, progress=progress)
