@@ -9,8 +9,14 @@ by the same code as the seeds. Labels are kept apart from the text, keyed by sen
     python scripts/written_docs.py check PASS.jsonl [PASS2.jsonl ...]
         every non-boilerplate sentence of every document a pass names has exactly one
         valid label, and nothing else is labelled
+    python scripts/written_docs.py disagreements WRITER
+        the sentences where the writer's and the reader's passes differ, in their documents
+    python scripts/written_docs.py merge WRITER
+        agreed labels + adjudication_WRITER.jsonl -> adjudicated_WRITER.jsonl
     python scripts/written_docs.py build
         adjudicated labels -> labels/written_documents.jsonl (text, hash, genre, batch...)
+    python scripts/written_docs.py build --writer-passes OUT.jsonl
+        the same from the writers' own passes, for experiments before adjudication
 
 A pass file holds one line per sentence: {"id": "b1a-news-01:0003", "stance": "blame",
 "targets": ["managers"]} (optional "note"). Catalogue files
@@ -101,11 +107,61 @@ def catalogue() -> dict[str, dict]:
     return entries
 
 
-def build() -> int:
+def disagreements(writer: str) -> int:
+    """Sentences where the writer's and the reader's passes differ, with their documents."""
+    first = read_pass(ANNOTATIONS / f"pass_writer_{writer}.jsonl")
+    second = read_pass(ANNOTATIONS / f"pass_reader_{writer}.jsonl")
+    segmented = all_segments()
+    differing = [key for key in first if key in second and _label(first[key]) != _label(second[key])]
+    for doc_id in sorted({key.rsplit(":", 1)[0] for key in differing}):
+        print(f"\n## document {doc_id}")
+        for record in segmented[doc_id]:
+            mark = ""
+            if record["id"] in differing:
+                a, b = first[record["id"]], second[record["id"]]
+                mark = f"   <<< DIFFER: A={_label(a)} B={_label(b)}"
+            flag = "B" if record["boilerplate"] else "-"
+            print(f"{record['id']}\t{flag}\t{record['text']}{mark}")
+    print(f"\n{len(differing)} of {len(first)} sentences differ", file=sys.stderr)
+    return 0
+
+
+def _label(record: dict) -> tuple[str, tuple[str, ...]]:
+    return record["stance"], tuple(sorted(record.get("targets", [])))
+
+
+def merge(writer: str) -> int:
+    """Agreed labels plus the adjudicator's decisions -> adjudicated_WRITER.jsonl."""
+    first = read_pass(ANNOTATIONS / f"pass_writer_{writer}.jsonl")
+    second = read_pass(ANNOTATIONS / f"pass_reader_{writer}.jsonl")
+    decisions_path = ANNOTATIONS / f"adjudication_{writer}.jsonl"
+    decisions = read_pass(decisions_path) if decisions_path.exists() else {}
+    merged, missing = [], 0
+    for key, a in first.items():
+        b = second.get(key)
+        if b is not None and _label(a) == _label(b):
+            merged.append({"id": key, "stance": a["stance"], "targets": sorted(a.get("targets", [])),
+                           "source": "agreed"})
+        elif key in decisions:
+            d = decisions[key]
+            merged.append({"id": key, "stance": d["stance"], "targets": sorted(d.get("targets", [])),
+                           "source": "adjudicated"})
+        else:
+            missing += 1
+    write_jsonl(ANNOTATIONS / f"adjudicated_{writer}.jsonl", merged)
+    print(f"{writer}: {len(merged)} labels ({sum(r['source'] == 'adjudicated' for r in merged)} adjudicated), "
+          f"{missing} sentences still without a decision")
+    return 1 if missing else 0
+
+
+def build(source: str = "adjudicated", output: Path = OUTPUT) -> int:
+    """Labels -> the written-documents label file. ``source`` "writer" uses the writers' own
+    passes (for experiments before adjudication; never committed as the corpus)."""
     segmented = all_segments()
     meta = catalogue()
     adjudicated: dict[str, dict] = {}
-    for path in sorted(ANNOTATIONS.glob("adjudicated_*.jsonl")):
+    pattern = "adjudicated_*.jsonl" if source == "adjudicated" else "pass_writer_*.jsonl"
+    for path in sorted(ANNOTATIONS.glob(pattern)):
         adjudicated.update(read_pass(path))
     records = []
     for doc_id in sorted(segmented):
@@ -126,11 +182,11 @@ def build() -> int:
                 "text_hash": text_hash(sentence["text"]), "section": sentence["section"],
                 "stance": label["stance"], "targets": label.get("targets", []),
                 "origin": "written", "register": info["register"], "batch": str(info["batch"]),
-                "case": info.get("case"), "year": info.get("year"), "annotator": "adjudicated",
+                "case": info.get("case"), "year": info.get("year"), "annotator": source,
             })
-    write_jsonl(OUTPUT, records)
+    write_jsonl(output, records)
     counts = Counter(r["register"] for r in records)
-    print(f"wrote {len(records)} sentences from {len({r['doc_id'] for r in records})} documents to {OUTPUT}")
+    print(f"wrote {len(records)} sentences from {len({r['doc_id'] for r in records})} documents to {output}")
     print(dict(sorted(counts.items())))
     return 0
 
@@ -141,7 +197,13 @@ if __name__ == "__main__":
             show(argument)
     elif len(sys.argv) >= 3 and sys.argv[1] == "check":
         sys.exit(check(sys.argv[2:]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "disagreements":
+        sys.exit(disagreements(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "merge":
+        sys.exit(merge(sys.argv[2]))
     elif sys.argv[1:] == ["build"]:
         sys.exit(build())
+    elif len(sys.argv) == 4 and sys.argv[1:3] == ["build", "--writer-passes"]:
+        sys.exit(build("writer", Path(sys.argv[3])))
     else:
         sys.exit(__doc__)

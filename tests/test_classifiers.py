@@ -125,7 +125,7 @@ def test_cross_validation_writes_scores(labels_dir, tmp_path):
     assert 0 <= result["cv_scores"]["stance_macro_f1"] <= 1
     crossval = json.loads((tmp_path / "m" / "crossval.json").read_text())
     assert len(crossval["ids"]) == len(labelled_records())
-    assert "Cross-validated scores" in (tmp_path / "m" / "README.md").read_text()
+    assert "Held-out scores" in (tmp_path / "m" / "README.md").read_text()
 
 
 # ---- bad model folders ------------------------------------------------------------------------

@@ -8,7 +8,8 @@ already carry ``actors`` keep them.
 ``actor_features`` turns one record's ``actors`` into a fixed-length vector for the learned
 backends: per target, whether it is named, reached through a reference, in the previous two
 sentences, in the most recent sentence with actors, in the title, its share of the
-document's mentions, and whether it is in play; then whether the sentence names anyone,
+document's mentions, whether it is in play, and whether it is carried into a sentence that
+names nobody; then whether the sentence names anyone,
 resolves any reference, or has no actor of its own.
 """
 
@@ -25,7 +26,7 @@ from ..records import TARGETS, Record
 from .gazetteer import Gazetteer
 from .tracker import ActorContext, ActorTracker
 
-CHANNELS = ("named", "resolved", "previous", "recent", "title", "main", "in_play")
+CHANNELS = ("named", "resolved", "previous", "recent", "title", "main", "in_play", "carried")
 
 
 def ordinal(record: Record) -> tuple[int, str]:
@@ -80,9 +81,13 @@ def feature_names() -> list[str]:
 
 def actor_features(actors: dict[str, Any] | None) -> list[float]:
     context = ActorContext.from_dict(actors or {})
+    own = bool(context.named or context.resolved)
     values: list[float] = []
     for channel in CHANNELS:
-        chosen = getattr(context, channel)
+        # "carried": the actors in play for a sentence that names nobody itself (the crude
+        # rule that alone lifts targets on real pages), so a linear head can use it apart.
+        source = "in_play" if channel == "carried" else channel
+        chosen = [] if channel == "carried" and own else getattr(context, source)
         if channel == "main":
             values += [float(chosen.get(t, 0.0)) for t in TARGETS]
         else:

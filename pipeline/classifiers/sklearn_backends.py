@@ -134,18 +134,26 @@ class LexiconClassifier(Classifier):
 
     @classmethod
     def default_settings(cls):
-        return {"lexicon": None}
+        return {"lexicon": None, "actor_features": True, "gazetteer": None}
 
     def fit(self, records, *, seed=0, progress=None):
         self.lexicon = _lexicon_from_settings(self.settings)
+        self.tracker = _tracker_from_settings(self.settings)
         return self
 
     def predict_proba(self, records):
         stance = np.zeros((len(records), len(STANCES)))
         targets = np.zeros((len(records), len(TARGETS)))
+        tracker = getattr(self, "tracker", None)
+        if tracker is not None:
+            _actor_block(records, tracker, 1.0)  # gives every record its document context
         for i, record in enumerate(records):
             cues = self.lexicon.cue_counts(record["text"])
             mentions = self.lexicon.mentions(record["text"])
+            if tracker is not None:
+                # The actors in play: named here, referred to, or carried from before.
+                in_play = set(record["actors"]["in_play"])
+                mentions = {t: [(0, 0)] if t in in_play else [] for t in TARGETS}
             blame, defend = cues["blame"], cues["defend"]
             if cues["negators"] and blame and not defend:
                 # "not to blame", "no fault of": a negated blame cue reads as defence.
@@ -156,12 +164,13 @@ class LexiconClassifier(Classifier):
         return Probabilities(stance, targets)
 
     def save_parts(self, folder):
-        return _save_lexicon(folder, self.lexicon)
+        return _save_lexicon(folder, self.lexicon) + _save_tracker(folder, self.tracker)
 
     @classmethod
     def load_parts(cls, folder, settings):
         model = cls(settings=settings)
         model.lexicon = _load_lexicon(folder)
+        model.tracker = _load_tracker(folder, settings)
         return model
 
 

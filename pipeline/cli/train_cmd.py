@@ -24,10 +24,12 @@ def train(
     gazetteer: Path | None = typer.Option(None, "--gazetteer", help="Named people (default labels/people.toml)."),
     actor_features: bool = typer.Option(True, "--actor-features/--no-actor-features",
                                         help="Give the model each sentence's document context (the actor tracker)."),
+    tune_thresholds: bool = typer.Option(False, "--tune-thresholds/--no-tune-thresholds",
+                                         help="Per-target thresholds tuned on held-out folds (default: 0.5)."),
     cv: bool = typer.Option(True, "--cv/--no-cv", help="Cross-validate to tune thresholds and score the model."),
 ) -> None:
     """Train a model folder with cross-validated thresholds and a model card."""
-    settings: dict = {"augment": augment}
+    settings: dict = {"augment": augment, "tune_thresholds": tune_thresholds}
     if lexicon:
         settings["lexicon"] = str(lexicon)
     if base_model:

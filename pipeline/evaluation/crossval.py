@@ -1,7 +1,17 @@
-"""Folds that hold whole documents out, the same for every backend, and out-of-fold scores.
+"""Folds that hold whole sources out, the same for every backend, and out-of-fold scores.
 
-Only gold sentences are ever scored. Written examples (origin "written") and augmented
-copies join every training fold and never a test fold, so they cannot inflate a score.
+Two schemes, chosen by ``scored_and_folds``:
+
+* **held-out sources** (when written documents exist): the scored records are the gold seed
+  sentences and the written documents (``labels/written_documents.jsonl``, each with a
+  ``batch``); each fold holds out one whole source (the seeds, written batch 1, written
+  batch 2...) and trains on everything else. This measures what users meet: documents from
+  other writers, outlets and cases than the training data. Scores on gold and on written
+  documents are always reported apart: written text is never scored as if it were gold.
+* **held-out documents** (gold only): leave-one-document-out, or grouped k-fold.
+
+Short written groups (``written*.jsonl`` without a batch) and augmented copies only ever
+train.
 """
 
 from __future__ import annotations
@@ -22,8 +32,9 @@ GROUP_FOLDS = 5
 @dataclass(frozen=True)
 class Fold:
     test_docs: tuple[str, ...]
-    train_index: np.ndarray  # into the gold records
+    train_index: np.ndarray  # into the scored records
     test_index: np.ndarray
+    name: str = ""  # the held-out source, for held-out-source folds
 
 
 def is_gold(record: Record) -> bool:
@@ -34,6 +45,34 @@ def split_gold(records: list[Record]) -> tuple[list[Record], list[Record]]:
     gold = [r for r in records if is_gold(r)]
     extra = [r for r in records if not is_gold(r)]
     return gold, extra
+
+
+def source_of(record: Record) -> str | None:
+    """The source a scored record belongs to ("seeds" for gold, "written-batchN" for a written
+    document); None for records that only ever train (short written groups, augmented)."""
+    if is_gold(record):
+        return "seeds"
+    if record.get("origin") == "written" and record.get("batch"):
+        return f"written-batch{record['batch']}"
+    return None
+
+
+def scored_and_folds(records: list[Record], *, seed: int = 0) -> tuple[list[Record], list[Record], list[Fold]]:
+    """(scored, training-only, folds): held-out sources when there are at least two, else
+    held-out gold documents. The same records and order in train and evaluate."""
+    scored = [r for r in records if source_of(r) is not None]
+    extra = [r for r in records if source_of(r) is None]
+    sources = sorted({source_of(r) for r in scored})
+    if len(sources) >= 2:
+        of = np.array([source_of(r) for r in scored])
+        folds = []
+        for source in sources:
+            mask = of == source
+            docs = tuple(sorted({r["doc_id"] for r, m in zip(scored, mask, strict=True) if m}))
+            folds.append(Fold(docs, np.flatnonzero(~mask), np.flatnonzero(mask), source))
+        return scored, extra, folds
+    gold, not_gold = split_gold(records)
+    return gold, not_gold, make_folds(gold, seed=seed)
 
 
 def make_folds(gold: list[Record], *, seed: int = 0, n_folds: int | None = None) -> list[Fold]:

@@ -1,0 +1,99 @@
+"""Held-out-source and held-out-genre scores for backends and options (choosing defaults).
+
+    .venv/bin/python benchmarks/heldout.py --labels labels --backends tfidf,embed \\
+        --configs default,no-actors,augment [--scheme source|genre]
+
+``source``: the folds of `pipeline train` (seeds, written batch 1, written batch 2 held out in
+turn). ``genre``: written documents held out two genres at a time (seeds and the other genres
+train). Gold and written scores are printed apart; written text is never scored as gold.
+Thresholds: tuned on the other folds ("tuned") and plain 0.5 ("0.5") are both shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline.evaluation.crossval import (  # noqa: E402
+    Fold,
+    cross_validated_decisions,
+    out_of_fold,
+    scored_and_folds,
+)
+from pipeline.train import cv_summary, fit_predict_fn, load_training_data  # noqa: E402
+
+CONFIGS = {
+    "default": {},
+    "no-actors": {"actor_features": False},
+    "augment": {"augment": True},
+    "context": {"context": True},
+}
+
+
+def genre_folds(records, seed: int = 0):
+    scored, extra, _ = scored_and_folds(records, seed=seed)
+    written = [r for r in scored if r.get("register") and r.get("batch")]
+    gold_train = [r for r in scored if not (r.get("register") and r.get("batch"))]
+    genres = sorted({r["register"] for r in written})
+    groups = [genres[i::5] for i in range(5)]
+    of = np.array([r["register"] for r in written])
+    folds = []
+    for group in groups:
+        mask = np.isin(of, group)
+        docs = tuple(sorted({r["doc_id"] for r, m in zip(written, mask, strict=True) if m}))
+        folds.append(Fold(docs, np.flatnonzero(~mask), np.flatnonzero(mask), "+".join(group)))
+    return written, extra + gold_train, folds
+
+
+def score(scored, decisions, keep):
+    index = [i for i, r in enumerate(scored) if keep(r)]
+    if not index:
+        return None
+    s = cv_summary([scored[i] for i in index], [decisions[i] for i in index])["cv_scores"]
+    return {"stance": round(s["stance_macro_f1"], 3), "targets": round(s["target_micro_f1"], 3),
+            **{t: round(v["f1"], 2) for t, v in s["per_target"].items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--labels", default="labels")
+    parser.add_argument("--backends", default="tfidf")
+    parser.add_argument("--configs", default="default,no-actors")
+    parser.add_argument("--scheme", default="source", choices=["source", "genre"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    records = load_training_data(args.labels)
+    if args.scheme == "source":
+        scored, extra, folds = scored_and_folds(records, seed=args.seed)
+    else:
+        scored, extra, folds = genre_folds(records, args.seed)
+    print(f"{args.scheme}: {len(scored)} scored sentences, {len(extra)} training-only, folds: "
+          f"{', '.join(f.name or str(len(f.test_docs)) for f in folds)}")
+    results = []
+    for backend in args.backends.split(","):
+        for config in args.configs.split(","):
+            started = time.time()
+            settings = dict(CONFIGS[config])
+            oof = out_of_fold(scored, extra, folds, fit_predict_fn(backend, settings), seed=args.seed)
+            for thresholds, tune in (("tuned", True), ("0.5", False)):
+                decisions = cross_validated_decisions(oof, scored, folds, tune=tune)
+                row = {"backend": backend, "config": config, "thresholds": thresholds,
+                       "gold": score(scored, decisions, lambda r: r.get("origin", "gold") == "gold"),
+                       "written": score(scored, decisions, lambda r: r.get("origin", "gold") != "gold"),
+                       "seconds": round(time.time() - started)}
+                results.append(row)
+                print(json.dumps(row), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
