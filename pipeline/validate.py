@@ -27,6 +27,13 @@ def _files(paths: list[Path]) -> list[Path]:
 def validate_paths(paths: list[Path], seeds: Path | None) -> tuple[list[str], int]:
     """Return (problems, number of records checked). Never stops at the first problem."""
     segments = segments_by_id(seeds) if seeds is not None and Path(seeds).is_dir() else {}
+    # Written documents (labels/documents/batch*/) are checked the same way as the seeds.
+    written_segments: dict = {}
+    for path in paths:
+        folder = Path(path) / "documents"
+        if Path(path).is_dir() and folder.is_dir():
+            for batch in sorted(p for p in folder.glob("batch*") if p.is_dir()):
+                written_segments.update(segments_by_id(batch))
     problems: list[str] = []
     first_seen: dict[str, str] = {}
     checked = 0
@@ -52,6 +59,7 @@ def validate_paths(paths: list[Path], seeds: Path | None) -> tuple[list[str], in
                 elif "targets" in record:
                     found.append("targets given without a stance")
                 found.extend(_alignment_problems(record, segments))
+                found.extend(_written_alignment_problems(record, written_segments))
                 problems.extend(f"{where}: {message}" for message in found)
         except InputError as exc:
             problems.append(str(exc))
@@ -78,4 +86,19 @@ def _alignment_problems(record: dict, segments: dict) -> list[str]:
         return [f"text hash no longer matches the segmented seed sentence {record_id!r}"]
     if "text" in record and record["text"] != segment["text"]:
         return ["text differs from the segmented seed sentence"]
+    return []
+
+
+def _written_alignment_problems(record: dict, segments: dict) -> list[str]:
+    """Labels of written documents point at their segmented sentences by id and hash."""
+    if record.get("origin") != "written" or "batch" not in record or not segments:
+        return []
+    for field in ("doc_id", "register", "text_hash"):
+        if not isinstance(record.get(field), str):
+            return [f"written document record needs field {field!r}"]
+    segment = segments.get(record.get("id"))
+    if segment is None:
+        return [f"id {record.get('id')!r} is not a sentence of the written documents in labels/documents/"]
+    if text_hash(segment["text"]) != record["text_hash"]:
+        return [f"text hash no longer matches the segmented written sentence {record['id']!r}"]
     return []

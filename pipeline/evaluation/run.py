@@ -25,10 +25,9 @@ from .crossval import (
     Fold,
     cross_fitted_calibration,
     cross_validated_decisions,
-    make_folds,
     out_of_fold,
+    scored_and_folds,
     split_gold,
-    tune_thresholds,
 )
 from .report import check_output_dir, write_report
 
@@ -177,10 +176,6 @@ def _calibrates(name: str) -> bool:
         return True
 
 
-def _fold_thresholds(probs: Probabilities, gold: list[Record], folds: list[Fold]) -> list[dict[str, float]]:
-    return [tune_thresholds(probs.take(f.train_index), [gold[i] for i in f.train_index]) for f in folds]
-
-
 def run_learning_curve(
     gold: list[Record],
     extra: list[Record],
@@ -262,13 +257,14 @@ def evaluate_backends(
     out = check_output_dir(out_dir)  # created by write_report, once there is a report
     train = _train_module()
     records = train.load_training_data(labels_dir)
-    gold, extra = split_gold(records)
-    if not gold:
+    scored, extra, folds = scored_and_folds(records, seed=seed)
+    gold_index = [i for i, r in enumerate(scored) if r.get("origin", "gold") == "gold"]
+    written_index = [i for i, r in enumerate(scored) if r.get("origin", "gold") != "gold"]
+    if not gold_index:
         raise InputError(labels_dir, "no gold sentences to evaluate on (only written or augmented examples)")
-    try:
-        folds = make_folds(gold, seed=seed)
-    except ValueError as exc:
-        raise InputError(labels_dir, str(exc)) from None
+    if len({r["doc_id"] for r in scored}) < 2:
+        raise InputError(labels_dir, "cross-validation needs gold sentences from at least two documents")
+    by_source = any(f.name for f in folds)
     data_hash = train.data_hash(records)
     if fit_predict_factory is None:
         from ..classifiers import get_backend
@@ -277,13 +273,15 @@ def evaluate_backends(
             get_backend(name)  # an unknown name fails here, before hours of training
     factory = fit_predict_factory or (lambda name: train.fit_predict_fn(name, None))
     fit_predicts = {name: factory(name) for name in backends}  # unknown names fail before any training
-    lc_backend = learning_curve_backend or None
+    # The learning curve subsamples training documents within folds; with held-out sources the
+    # training side is mostly written text, so the curve would not say what it claims.
+    lc_backend = (learning_curve_backend or None) if not by_source else None
     if lc_backend and lc_backend not in fit_predicts:
         fit_predicts[lc_backend] = factory(lc_backend)
-    n_docs = len({r["doc_id"] for r in gold})
     say(
-        f"{len(gold)} gold sentences from {n_docs} documents, {len(extra)} written/augmented; "
-        f"{len(folds)} folds"
+        f"{len(gold_index)} gold sentences from {len({scored[i]['doc_id'] for i in gold_index})} documents, "
+        f"{len(written_index)} sentences of written documents, {len(extra)} training-only; {len(folds)} folds"
+        + (f" ({', '.join(f.name for f in folds)} held out in turn)" if by_source else "")
     )
 
     probs_by_backend: dict[str, Probabilities] = {}
@@ -292,27 +290,32 @@ def evaluate_backends(
     for name in backends:
         probs, source = None, "computed"
         if models_dir is not None:
-            probs, reason = _saved_probabilities(Path(models_dir), name, gold, folds, data_hash)
+            probs, reason = _saved_probabilities(Path(models_dir), name, scored, folds, data_hash)
             say(f"{name}: {reason}" + ("" if probs is not None else "; cross-validating"))
             if probs is not None:
                 source = reason
         if probs is None:
-            probs = out_of_fold(gold, extra, folds, fit_predicts[name], seed=seed, progress=say, label=name)
-        # Scored as a trained model would score: stance temperature and thresholds each fitted
-        # on the other folds. The temperature never changes a label, only the scores (ECE).
+            probs = out_of_fold(scored, extra, folds, fit_predicts[name], seed=seed, progress=say, label=name)
+        # Scored as a trained model would score: stance temperature fitted on the other folds,
+        # target thresholds fixed at 0.5 (the training default). The temperature never changes
+        # a label, only the scores (ECE).
         info[name] = {"source": source}
         if _calibrates(name):
-            truth = [STANCES.index(r["stance"]) for r in gold]
-            info[name]["ece_uncalibrated"] = M.expected_calibration_error(probs.stance, truth)
-            probs = cross_fitted_calibration(probs, gold, folds)
+            truth = [STANCES.index(scored[i]["stance"]) for i in gold_index]
+            info[name]["ece_uncalibrated"] = M.expected_calibration_error(probs.stance[gold_index], truth)
+            probs = cross_fitted_calibration(probs, scored, folds)
         probs_by_backend[name] = probs
-        decisions_by_backend[name] = cross_validated_decisions(probs, gold, folds)
-        info[name]["thresholds_by_fold"] = _fold_thresholds(probs, gold, folds)
+        decisions_by_backend[name] = cross_validated_decisions(probs, scored, folds, tune=False)
 
-    doc_ids = [_doc_id(r) for r in gold]
-    weights = M.bootstrap_weights(len(set(doc_ids)), n_bootstrap, seed)
+    def part(index: list[int]) -> tuple[list[Record], dict[str, Probabilities], dict[str, list]]:
+        return ([scored[i] for i in index], {n: p.take(index) for n, p in probs_by_backend.items()},
+                {n: [d[i] for i in index] for n, d in decisions_by_backend.items()})
+
+    gold, gold_probs, gold_decisions = part(gold_index)
     curve = None
     if lc_backend:
+        doc_ids = [_doc_id(r) for r in gold]
+        weights = M.bootstrap_weights(len(set(doc_ids)), n_bootstrap, seed)
         points = run_learning_curve(
             gold,
             extra,
@@ -331,23 +334,34 @@ def evaluate_backends(
         "backends": backends,
         "models_dir": str(models_dir) if models_dir is not None else None,
         "data_hash": data_hash,
-        "n_written": sum(1 for r in extra if r.get("origin") == "written"),
+        "n_written": sum(1 for r in extra if r.get("origin") == "written") + len(written_index),
         "n_augmented": sum(1 for r in extra if r.get("origin") == "augmented"),
-        "fold_scheme": "leave-one-document-out"
-        if all(len(f.test_docs) == 1 for f in folds)
-        else "grouped k-fold",
+        "fold_scheme": "held-out sources (" + ", ".join(f.name for f in folds) + ")" if by_source
+        else "leave-one-document-out" if all(len(f.test_docs) == 1 for f in folds) else "grouped k-fold",
+        "scored": "gold seed sentences (held out as a whole source)" if by_source else "gold sentences",
     }
     metrics = summarise(
         gold,
-        folds,
-        probs_by_backend,
-        decisions_by_backend,
+        None if by_source else folds,
+        gold_probs,
+        gold_decisions,
         seed=seed,
         n_bootstrap=n_bootstrap,
         config=config,
         learning_curve=curve,
         extra_info=info,
     )
+    if written_index:
+        # Written documents are ours, not gold: their scores go in a report of their own.
+        written, written_probs, written_decisions = part(written_index)
+        written_config = {**config, "scored": "written documents (NOT gold: text we wrote, labelled in two "
+                          "adjudicated passes), each batch held out as a whole source"}
+        written_metrics = summarise(written, None, written_probs, written_decisions, seed=seed,
+                                    n_bootstrap=n_bootstrap, config=written_config,
+                                    extra_info={n: {"source": v["source"]} for n, v in info.items()})
+        write_report(written_metrics, out / "written_documents")
+        say(f"wrote {out / 'written_documents' / 'report.md'} (written documents, not gold)")
+        metrics["written_documents"] = {n: b["headline"] for n, b in written_metrics["backends"].items()}
     write_report(metrics, out)
     say(f"wrote {out / 'report.md'}, report.html, metrics.json and plots")
     return metrics
