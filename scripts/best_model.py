@@ -1,4 +1,8 @@
-"""Print the model folder with the best cross-validated scores (stance macro-F1 + target micro-F1).
+"""Print the model folder with the best held-out scores (stance macro-F1 + target micro-F1).
+
+With held-out sources the score is the mean over the held-out gold seeds and the held-out
+written documents (each batch written by other writers about other cases than the training
+data): documents unlike the training data are what users meet.
 
 Reads only the config.json of each folder under the given directory.
 
@@ -18,12 +22,14 @@ def main(folder: str) -> None:
     best, best_score = None, -1.0
     for candidate in sorted(Path(folder).iterdir()):
         try:
-            scores = read_config(candidate).get("cv_scores")
+            config = read_config(candidate)
+            scores = config.get("cv_scores")
         except PipelineError:
             continue
         if not scores:
             continue
-        score = scores["stance_macro_f1"] + scores["target_micro_f1"]
+        parts = [scores, *([config["cv_written"]] if config.get("cv_written") else [])]
+        score = sum(p["stance_macro_f1"] + p["target_micro_f1"] for p in parts) / len(parts)
         if score > best_score:
             best, best_score = candidate, score
     if best is None:

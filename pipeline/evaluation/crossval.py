@@ -116,7 +116,8 @@ def out_of_fold(
     targets = np.zeros((len(gold), len(TARGETS)))
     for number, fold in enumerate(folds, start=1):
         if progress:
-            progress(f"{label} fold {number}/{len(folds)}: holding out {', '.join(fold.test_docs)}")
+            held = f"{fold.name} ({len(fold.test_docs)} documents)" if fold.name else ", ".join(fold.test_docs)
+            progress(f"{label} fold {number}/{len(folds)}: holding out {held}")
         train = [gold[i] for i in fold.train_index] + extra
         test = [gold[i] for i in fold.test_index]
         probs = fit_predict(train, test, seed)
