@@ -202,7 +202,12 @@ POSTED_BY_LINE = re.compile(
     r"^\s*(?:posted|written|published)\s+by\s+(?P<author>.{1,60}?)(?:\s+(?:at|on)\s+(?P<when>.*?))?\s*$",
     re.I,
 )
-BYLINE = re.compile(r"^\s*by\s+[A-Z][^\n]{0,160}$")
+BYLINE = re.compile(
+    r"^\s*(?:by\s+[A-Z][^\n]{0,160}"
+    # "By Daniel Okafor" / "By Jane Marsh, Political Editor": capitalised "By" only before a name,
+    # so "By Christmas the council had..." stays a sentence.
+    r"|By\s+(?:[A-Z][\w'’-]+\s+){0,3}[A-Z][\w'’-]+(?:\s*[,|]\s*[^\n]{0,80})?)\s*$"
+)
 COMMENTS_HEADER = re.compile(
     r"^\s*(?:\d+|no|one|two)\s+(?:comments?|responses?|replies|thoughts?\s+on\b.*)\s*:?\s*$"
     r"|^\s*comments?\s*\(\d+\)\s*$|^\s*(?:leave a (?:reply|comment)|comments?)\s*:?\s*$",
@@ -393,6 +398,10 @@ def segment_document(doc_id: str, text: str) -> list[Record]:
                     state.author = author
                 else:
                     start_comment(author)
+            elif state.seen_body and _body_has_author(units):
+                # The post above already names its writer, so this line heads the next post
+                # of a thread (forums print "Posted by X on DATE" above each reply).
+                start_comment(author)
             elif state.seen_body:
                 # A post footer ("Posted by X at 10:32 AM" under a Blogger post) names the writer
                 # of the post above it, not a new comment: give it to that post's records.
@@ -495,6 +504,14 @@ def segment_document(doc_id: str, text: str) -> list[Record]:
         records.append(record)
     _fill_comment_fields(records)
     return records
+
+
+def _body_has_author(units: list) -> bool:
+    """Whether the most recent body sentence (not boilerplate, not a title) has an author."""
+    for _, boilerplate, snap in reversed(units):
+        if not boilerplate and snap.section != "title":
+            return snap.author is not None
+    return False
 
 
 def _blogger_author(raw: str) -> str:

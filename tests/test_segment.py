@@ -635,3 +635,22 @@ def test_cli_seeds_counts(tmp_path):
     records = read_output(out)
     assert Counter(r["doc_id"] for r in records) == {doc: n for doc, (n, _) in SEED_COUNTS.items()}
     assert len({r["id"] for r in records}) == len(records)
+
+
+def test_forum_posted_by_lines_start_a_reply_with_its_author():
+    page = ("Re: director sacked\n\nPosted by mumof3 on 02/12/2008 at 21:14\n\nShe should go.\n\n"
+            "Posted by oldhand on 02/12/2008 at 21:40\n\nEasy to say.\n\nPosted by Gary P on 03/12/2008 at 08:05\n\n"
+            "Right call.\n")
+    body = {r["text"]: r for r in segment_document("f", page) if not r["boilerplate"]}
+    assert body["She should go."]["author"] == "mumof3" and body["She should go."]["section"] == "post"
+    assert (body["Easy to say."]["author"], body["Easy to say."]["comment_index"]) == ("oldhand", 0)
+    assert (body["Right call."]["author"], body["Right call."]["comment_index"]) == ("Gary P", 1)
+
+
+def test_capitalised_byline_is_boilerplate_but_a_sentence_starting_with_by_is_not():
+    records = segment_document("n", "Council leader quits\n\nBy Jane Marsh, Political Editor\n\n"
+                                    "By Christmas the council had failed.\n")
+    flags = {r["text"]: r["boilerplate"] for r in records}
+    assert flags["By Jane Marsh, Political Editor"] is True
+    assert flags["By Christmas the council had failed."] is False
+    assert records[0]["section"] == "title"
