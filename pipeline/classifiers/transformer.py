@@ -82,7 +82,7 @@ class TransformerClassifier(Classifier):
     def default_settings(cls) -> dict[str, Any]:
         return {
             "base_model": None,
-            "epochs": 4,
+            "epochs": 3,
             "batch_size": 16,
             "learning_rate": 8e-5,
             "head_learning_rate": 2e-3,

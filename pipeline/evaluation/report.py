@@ -137,7 +137,18 @@ def _headline_table(metrics: dict) -> tuple:
 def _held_out_note(metrics: dict) -> list[tuple]:
     config = metrics["config"]
     blocks: list[tuple] = [("h2", "What was held out")]
-    if metrics["mode"] == "crossval":
+    if metrics["mode"] == "crossval" and config.get("folds") is None:
+        blocks.append(
+            (
+                "p",
+                f"Held-out sources: {config.get('fold_scheme', '')}. Each source is scored by models trained "
+                f"without any of its documents (the seeds by models trained on written text only, each "
+                f"written batch by models trained on the seeds and the other batch); target thresholds are "
+                f"0.5 and the stance temperature is fitted on the other folds. This report scores "
+                f"{config.get('scored', 'gold sentences')}.",
+            )
+        )
+    elif metrics["mode"] == "crossval":
         folds = config["folds"]
         scheme = (
             "leave-one-document-out"
@@ -153,16 +164,24 @@ def _held_out_note(metrics: dict) -> list[tuple]:
                 f"out-of-fold scores only.",
             )
         )
-        blocks.append(
-            (
-                "p",
-                f"Only gold sentences are scored ({config['n_sentences']} sentences from "
-                f"{config['n_docs']} documents). Written examples ({config.get('n_written', 0)}) and "
-                f"augmented records ({config.get('n_augmented', 0)}) join every training fold and never "
-                f"enter a test fold, so they cannot inflate a score. Role-swap augmentation, for backends "
-                f"that use it, is made inside each training fold from that fold's sentences only.",
+    if metrics["mode"] == "crossval":
+        scored_here = config.get("scored", "gold sentences")
+        if config.get("folds") is None:
+            blocks.append(("p", f"Scored here: {scored_here} ({config['n_sentences']} sentences from "
+                                f"{config['n_docs']} documents). Gold and written documents are reported apart "
+                                f"(written documents: the `written_documents/` report beside the gold one); "
+                                f"short written groups and augmented records only ever train."))
+        else:
+            blocks.append(
+                (
+                    "p",
+                    f"Only gold sentences are scored ({config['n_sentences']} sentences from "
+                    f"{config['n_docs']} documents). Written examples ({config.get('n_written', 0)}) and "
+                    f"augmented records ({config.get('n_augmented', 0)}) join every training fold and never "
+                    f"enter a test fold, so they cannot inflate a score. Role-swap augmentation, for backends "
+                    f"that use it, is made inside each training fold from that fold's sentences only.",
+                )
             )
-        )
         lc = metrics.get("learning_curve")
         if lc and lc.get("points"):
             blocks.append(
@@ -173,14 +192,15 @@ def _held_out_note(metrics: dict) -> list[tuple]:
                     f"kept at every size and the test folds do not change.",
                 )
             )
-        blocks.append(("h3", "Folds (test documents)"))
-        blocks.append(
-            _table(
-                ["Fold", "Test documents"],
-                [[str(i), ", ".join(f"`{d}`" for d in fold)] for i, fold in enumerate(folds, start=1)],
-                numeric_from=2,
+        if config.get("folds"):
+            blocks.append(("h3", "Folds (test documents)"))
+            blocks.append(
+                _table(
+                    ["Fold", "Test documents"],
+                    [[str(i), ", ".join(f"`{d}`" for d in fold)] for i, fold in enumerate(config["folds"], start=1)],
+                    numeric_from=2,
+                )
             )
-        )
     else:
         blocks.append(
             (
@@ -437,9 +457,11 @@ def _worst_blocks(metrics: dict) -> list[tuple]:
 def build_document(metrics: dict) -> list[tuple]:
     config = metrics["config"]
     if metrics["mode"] == "crossval":
+        held = "held-out sources" if config.get("folds") is None else "document-held-out cross-validation"
+        scored = config.get("scored", "gold sentences")
         intro = (
-            f"{len(metrics['backends'])} backend(s) compared by document-held-out cross-validation on "
-            f"{config['n_sentences']} gold sentences from {config['n_docs']} documents."
+            f"{len(metrics['backends'])} backend(s) compared by {held} on "
+            f"{config['n_sentences']} sentences from {config['n_docs']} documents: {scored}."
         )
     else:
         intro = (
