@@ -376,3 +376,25 @@ def test_cli_evaluate_unknown_backend_fails_before_training(tmp_path):
         app, ["evaluate", "--labels", str(labels), "--backends", "majority,nope", "-o", str(tmp_path / "r")]
     )
     assert result.exit_code == 1 and "unknown backend 'nope'" in result.output
+
+
+def test_evaluate_backends_holds_sources_out_and_reports_written_documents_apart(tmp_path):
+    records = _gold(n_docs=4, per_doc=8, seed=5)
+    for batch in (1, 2):
+        for doc in range(2):
+            records += [{"id": f"b{batch}-d{doc}:{i:04d}", "doc_id": f"b{batch}-d{doc}",
+                         "text": f"Written {batch} {doc} {i}.", "stance": ("blame", "defend", "neutral")[i % 3],
+                         "targets": [] if i % 3 == 2 else ["managers"], "origin": "written", "batch": str(batch),
+                         "register": "news"} for i in range(6)]
+    labels = _write_labels(tmp_path / "labels", records)
+    calls = []
+    metrics = run.evaluate_backends(labels, ["plain"], tmp_path / "rep", n_bootstrap=50,
+                                    fit_predict_factory=_stand_in(calls))
+    assert len(calls) == 3  # seeds, written batch 1, written batch 2 held out in turn
+    for _name, train_docs, test_docs, _origins, _n_written in calls:
+        assert not train_docs & test_docs
+    assert metrics["config"]["n_sentences"] == 32  # the gold report scores gold only
+    assert metrics["learning_curve"] is None
+    written = json.loads((tmp_path / "rep" / "written_documents" / "metrics.json").read_text())
+    assert written["config"]["n_sentences"] == 24 and "NOT gold" in written["config"]["scored"]
+    assert "held-out sources" in (tmp_path / "rep" / "report.md").read_text()
