@@ -35,6 +35,20 @@ def _pattern(phrases: list[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![\w])(?:" + "|".join(parts) + r")(?![\w])")
 
 
+def read_toml(path: Path, kind: str) -> dict[str, Any]:
+    """An editable TOML file (lexicon, gazetteer); every failure is one line naming the file."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, f"{kind} file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(path, "not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read {kind} ({exc.strerror})") from None
+
+
 @dataclass
 class Lexicon:
     aliases: dict[str, list[str]]
@@ -62,17 +76,7 @@ class Lexicon:
     @classmethod
     def load(cls, path: str | Path | None = None) -> Lexicon:
         path = Path(path) if path else DEFAULT_LEXICON_PATH
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(path, "lexicon file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(path, f"not valid TOML ({exc})") from None
-        except UnicodeDecodeError:
-            raise InputError(path, "not UTF-8 text") from None
-        except OSError as exc:
-            raise InputError(path, f"cannot read lexicon ({exc.strerror})") from None
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_toml(path, "lexicon"), str(path))
 
     def to_dict(self) -> dict[str, Any]:
         return {"targets": {t: {"aliases": self.aliases[t]} for t in TARGETS}, "cues": self.cues}

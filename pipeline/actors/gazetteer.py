@@ -15,9 +15,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from ..errors import InputError
+from ..lexicon import read_toml
 from ..records import TARGETS
 
 DEFAULT_GAZETTEER_PATH = Path(__file__).resolve().parent.parent.parent / "labels" / "people.toml"
@@ -101,15 +100,7 @@ class Gazetteer:
         path = Path(path) if path else DEFAULT_GAZETTEER_PATH
         if not path.exists() and path == DEFAULT_GAZETTEER_PATH:
             return cls([])
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(path, "gazetteer file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(path, f"not valid TOML ({exc})") from None
-        except UnicodeDecodeError:
-            raise InputError(path, "not UTF-8 text") from None
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_toml(path, "gazetteer"), str(path))
 
     def to_dict(self) -> dict[str, Any]:
         def role(r: Role) -> dict[str, Any]:
