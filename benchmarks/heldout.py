@@ -34,6 +34,7 @@ CONFIGS = {
     "no-actors": {"actor_features": False},
     "augment": {"augment": True},
     "context": {"context": True},
+    "actor-stance": {"actor_stance": True},
 }
 
 

@@ -189,18 +189,21 @@ class LinearHeads:
     """A multiclass stance head and one binary head per target (targets learned from the
     non-neutral sentences only: who is blamed or defended, given that someone is)."""
 
-    def fit(self, x, records: list[Record], *, c: float, seed: int) -> LinearHeads:
+    def fit(self, x, records: list[Record], *, c: float, seed: int, stance_width: int | None = None) -> LinearHeads:
+        """``stance_width``: the stance head reads only the first columns (the sentence's own
+        features), the target heads all of them (document context decides who, not whether)."""
         y = stance_labels(records)
         present = np.unique(y)
+        width = x.shape[1] if stance_width is None else stance_width
         self.stance_coef = np.zeros((len(STANCES), x.shape[1]))
         self.stance_bias = np.full(len(STANCES), -30.0)
         if len(present) == 1:
             self.stance_bias[present[0]] = 0.0
         else:
-            model = _fit_lr(x, y, c=c, seed=seed)
+            model = _fit_lr(x[:, :width], y, c=c, seed=seed)
             coef = model.coef_ if len(present) > 2 else np.vstack([-model.coef_[0], model.coef_[0]]) / 2
             bias = model.intercept_ if len(present) > 2 else np.array([-model.intercept_[0], model.intercept_[0]]) / 2
-            self.stance_coef[present] = coef
+            self.stance_coef[np.ix_(present, np.arange(width))] = coef
             self.stance_bias[present] = bias
         opinion = np.array([r["stance"] != NEUTRAL for r in records])
         ty = target_labels(records)[opinion]
@@ -287,8 +290,16 @@ class TfidfClassifier(Classifier):
                                 f"({exc})") from None
         self.lexicon = _lexicon_from_settings(self.settings) if self.settings["lexicon_features"] else None
         self.tracker = _tracker_from_settings(self.settings)
-        self.heads = LinearHeads().fit(self._features(records), records, c=self.settings["C"], seed=seed)
+        x = self._features(records)
+        self.heads = LinearHeads().fit(x, records, c=self.settings["C"], seed=seed, stance_width=self._stance_width(x))
         return self
+
+    def _stance_width(self, x) -> int:
+        if self.tracker is None or self.settings.get("actor_stance", False):
+            return x.shape[1]
+        from ..actors.context import feature_names
+
+        return x.shape[1] - len(feature_names())
 
     def predict_proba(self, records):
         if not records:
@@ -383,7 +394,8 @@ class EmbedClassifier(Classifier):
         if progress:
             progress(f"embed: encoding {len(records)} sentences")
         features = self._features(records, remember=True)
-        self.heads = LinearHeads().fit(features, records, c=self.settings["C"], seed=seed)
+        self.heads = LinearHeads().fit(features, records, c=self.settings["C"], seed=seed,
+                                       stance_width=TfidfClassifier._stance_width(self, features))
         return self
 
     def predict_proba(self, records):
