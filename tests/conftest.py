@@ -125,3 +125,17 @@ def tiny_lexicon(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("lexicon") / "actors.toml"
     path.write_text(TINY_LEXICON, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_context_model(tiny_encoder, tmp_path_factory) -> Path:
+    """A tiny transformer that reads the previous sentence (so a split document would show)."""
+    from pipeline.train import train_model
+
+    base = tmp_path_factory.mktemp("tiny-context-model")
+    labels = base / "labels.jsonl"
+    labels.write_text("".join(json.dumps(r) + "\n" for r in labelled_records(1)), encoding="utf-8")
+    settings = {"epochs": 1, "batch_size": 8, "max_length": 32, "validation_docs": 0, "augment": False,
+                "context": True, "base_model": str(tiny_encoder)}
+    train_model("transformer", labels, base / "model", settings=settings, seed=3, cross_validate=False)
+    return base / "model"
