@@ -100,10 +100,10 @@ class ShardedOutput:
         else:
             if self.folder.exists() and any(self.folder.iterdir()):
                 raise InputError(self.folder, f"exists, is not empty and has no {MANIFEST}; choose another output")
+            shards = [{**shard, "file": self.shard_name(shard["index"])} for shard in plan()]
             self.folder.mkdir(exist_ok=True)
             self.manifest = {"format": FORMAT, "model": model_info, "settings": settings, "inputs": stats,
-                             "complete": False, "sentences": None,
-                             "shards": [{**shard, "file": self.shard_name(shard["index"])} for shard in plan()]}
+                             "complete": False, "sentences": None, "shards": shards}
             self.save()
         return self.manifest["shards"]
 
