@@ -151,7 +151,8 @@ class ShardedOutput:
                 concat_parquet(files, self.merged)
             else:
                 _concat_bytes(files, self.merged)
-            for path in [*files, self.folder / MANIFEST]:
+            # Hidden temporary files are what a killed earlier run left of its atomic writes.
+            for path in [*files, self.folder / MANIFEST, *self.folder.glob(".*.tmp")]:
                 path.unlink()
             self.folder.rmdir()
         return total

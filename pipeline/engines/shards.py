@@ -23,7 +23,7 @@ from ..parquet_records import is_parquet, parquet_has_column, read_parquet
 from ..predict import CHUNK, annotate_context, checked_sentences, document_sentences, is_sentence_input, label_chunk
 from ..records import Record, read_jsonl_spans
 
-SHARD_SIZE = 20_000
+SHARD_SIZE = 5_000
 # Planning cannot count the sentences of a document before segmenting it; blog and comment
 # sentences average about 105 characters (README, Performance), so size document shards by text.
 CHARS_PER_SENTENCE = 110
