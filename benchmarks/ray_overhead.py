@@ -9,7 +9,7 @@ JSONL); every run is a `pipeline predict` command in a fresh process, timed end 
    threads from the cores it may use);
 2. `--engine ray --address` on a local Ray started once before (its start-up is reported on
    its own line: a cluster is started once and serves many runs), as WORKERSxCPUS configs
-   (default 2 workers x 1 CPU, 1 x 1): shard planning, actors importing torch and loading the
+   (default 1 x 1, 2 x 1 and 1 x 2): shard planning, actors importing torch and loading the
    model, labelling and the merge are all in the time;
 3. local predict on 1 core and on all cores again, to see how much the machine drifted.
 
