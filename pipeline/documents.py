@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import InputError
 from .records import read_jsonl
 
-DOCUMENT_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
+DOCUMENT_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl", ".parquet")
 _FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 
 
@@ -103,7 +103,12 @@ def html_to_text(markup: str) -> str:
 
 
 def _documents_from_jsonl(path: str) -> Iterator[Document]:
-    for line_no, record in read_jsonl(path):
+    yield from documents_from_records(read_jsonl(path), path)
+
+
+def documents_from_records(rows: Iterable[tuple[int, dict]], path: str) -> Iterator[Document]:
+    """Documents from (line or row number, record) pairs: each needs "id" (or "doc_id") and "text"."""
+    for line_no, record in rows:
         doc_id, text = record.get("id", record.get("doc_id")), record.get("text")
         if not isinstance(doc_id, str | int) or not isinstance(text, str):
             raise InputError(path, 'a document line needs "id" and "text" fields', line_no)
@@ -114,6 +119,11 @@ def read_document_file(path: Path) -> Iterator[Document]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         yield from _documents_from_jsonl(str(path))
+        return
+    if suffix == ".parquet":
+        from .parquet_records import read_parquet
+
+        yield from documents_from_records(read_parquet(path), str(path))
         return
     try:
         data = path.read_bytes()

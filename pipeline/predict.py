@@ -14,9 +14,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .classifiers.base import Classifier, ProgressFn, decide
-from .documents import expand_paths, read_documents
-from .errors import InputError
+from .documents import Document, expand_paths, read_documents
+from .errors import InputError, PipelineError
 from .modelio import load_model
+from .parquet_records import PARQUET_SUFFIX, ParquetRecordWriter, first_parquet_record, is_parquet, read_parquet
 from .records import (
     STANCES,
     TARGETS,
@@ -35,29 +36,47 @@ CHUNK = 1024
 
 
 def _is_sentence_file(path: Path) -> bool:
-    """A .jsonl file of sentence records (from `segment`) rather than documents."""
+    """A .jsonl or .parquet file of sentence records (from `segment`) rather than documents."""
+    if is_parquet(path):
+        first = first_parquet_record(path)
+        return first is not None and ("doc_id" in first or "start" in first)
     for _, record in read_jsonl(path):
         return "doc_id" in record or "start" in record
     return False
 
 
+def is_sentence_input(path: Path | str, input_format: str = "auto") -> bool:
+    """Whether an input file holds sentence records (else documents to segment)."""
+    return input_format == "sentences" or (
+        input_format == "auto" and path != "-" and Path(path).suffix.lower() in (".jsonl", PARQUET_SUFFIX)
+        and _is_sentence_file(Path(path))
+    )
+
+
+def checked_sentences(path: Path | str, rows: Iterable[tuple[int, Record]]) -> Iterator[tuple[str, Record]]:
+    """(source, record) for sentence records read from a file, refusing ones predict cannot use."""
+    for line_no, record in rows:
+        problems = [p for p in segment_problems(record) if "start" not in p and "end" not in p
+                    and "length" not in p]
+        if problems:
+            raise InputError(path, "; ".join(problems), line_no)
+        yield f"{path}:{line_no}", record
+
+
+def document_sentences(documents: Iterable[Document]) -> Iterator[tuple[str, Record]]:
+    for document in documents:
+        for record in segment_document(document.doc_id, document.text):
+            yield document.source, record
+
+
 def input_records(inputs: list[str], input_format: str = "auto") -> Iterator[tuple[str, Record]]:
     """(source, record) for every sentence in the inputs, segmenting documents on the way."""
     for path in expand_paths(inputs):
-        as_sentences = input_format == "sentences" or (
-            input_format == "auto" and path != "-" and Path(path).suffix == ".jsonl" and _is_sentence_file(Path(path))
-        )
-        if as_sentences:
-            for line_no, record in read_jsonl(path):
-                problems = [p for p in segment_problems(record) if "start" not in p and "end" not in p
-                            and "length" not in p]
-                if problems:
-                    raise InputError(path, "; ".join(problems), line_no)
-                yield f"{path}:{line_no}", record
+        if is_sentence_input(path, input_format):
+            rows = read_parquet(path) if is_parquet(path) else read_jsonl(path)
+            yield from checked_sentences(path, rows)
         else:
-            for document in read_documents([path]):
-                for record in segment_document(document.doc_id, document.text):
-                    yield document.source, record
+            yield from document_sentences(read_documents([path]))
 
 
 def annotate_context(records: Iterable[Record], classifier: Classifier | None = None) -> Iterator[Record]:
@@ -191,6 +210,11 @@ def predict_paths(
 
     target = Path(output)
     partial = target.with_name(target.name + ".partial")
+    if is_parquet(target):
+        if resume:
+            raise PipelineError(f"{target}: --resume needs JSONL output (a Parquet file is only readable once "
+                                "complete); use --engine ray for resumable Parquet shards")
+        return _predict_parquet(partial, target, records, classifier, batch, inputs, progress)
     done, last_line = _complete_lines(partial) if resume else (0, b"")
     last_id = _resume_point(partial, last_line, classifier.model_info["hash"]) if done else None
     if progress and done:
@@ -240,3 +264,26 @@ def _predict_into(partial: Path, mode: str, records: Iterable[Record], classifie
             flush()
         os.fsync(handle.fileno())
     return count
+
+
+def _predict_parquet(partial: Path, target: Path, records: Iterable[Record], classifier: Classifier, batch: int,
+                     inputs: list[str], progress: ProgressFn | None) -> int:
+    """Parquet output: written to OUT.partial in row groups and renamed when complete."""
+    try:
+        with open(partial, "wb") as handle:
+            with ParquetRecordWriter(handle) as writer:
+                for chunk in _chunks(records, batch):
+                    for record in label_chunk(classifier, chunk):
+                        writer.write(record)
+                    if progress:
+                        progress(f"predicted {writer.count} sentences")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if writer.count == 0:
+        partial.unlink(missing_ok=True)
+        raise InputError(inputs[0] if inputs else "-", "no sentences in the input")
+    os.replace(partial, target)
+    return writer.count

@@ -129,14 +129,22 @@ def _open_bytes(path: str | Path):
         raise InputError(path, f"cannot read ({exc.strerror})") from None
 
 
-def _text_lines(path: str | Path, handle) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each line: strict UTF-8 decoded line by line, so an error names
-    the right line; a byte-order mark is dropped; CRLF, LF and a lone CR all end a line."""
-    line_no = 0
+def _text_lines(path: str | Path, handle, *, start: int = 0, stop: int | None = None,
+                first_line: int = 1) -> Iterator[tuple[int, int, str]]:
+    """(line number, byte offset of the physical line, text) of each line: strict UTF-8 decoded
+    line by line, so an error names the right line; a byte-order mark is dropped; CRLF, LF and a
+    lone CR all end a line. start/stop read only the lines beginning in that byte range (a shard
+    of a large file, cut at line starts), numbered from first_line."""
+    line_no, offset = first_line - 1, start
+    if start:
+        handle.seek(start)
     for raw in handle:
+        if stop is not None and offset >= stop:
+            break
+        line_offset, offset = offset, offset + len(raw)
         if isinstance(raw, str):  # a text stream standing in for stdin
             raw = raw.encode("utf-8", "surrogateescape")
-        if line_no == 0 and raw.startswith(codecs.BOM_UTF8):
+        if line_offset == 0 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8):]
         try:
             text = raw.decode("utf-8")
@@ -146,7 +154,7 @@ def _text_lines(path: str | Path, handle) -> Iterator[tuple[int, str]]:
         text = text[:-1] if text.endswith("\r") else text
         for part in text.split("\r") if "\r" in text else (text,):
             line_no += 1
-            yield line_no, part
+            yield line_no, line_offset, part
 
 
 def read_jsonl(path: str | Path, *, skip_blank: bool = True) -> Iterator[tuple[int, Record]]:
@@ -154,8 +162,16 @@ def read_jsonl(path: str | Path, *, skip_blank: bool = True) -> Iterator[tuple[i
 
     Streams: never holds more than one line in memory.
     """
+    for line_no, _, record in read_jsonl_spans(path, skip_blank=skip_blank):
+        yield line_no, record
+
+
+def read_jsonl_spans(path: str | Path, *, skip_blank: bool = True, start: int = 0, stop: int | None = None,
+                     first_line: int = 1) -> Iterator[tuple[int, int, Record]]:
+    """(line number, byte offset where its physical line starts, record): read_jsonl with the
+    offsets a sharded run cuts a file at, and the byte range of one such shard."""
     with _open_bytes(path) as handle:
-        for line_no, line in _text_lines(path, handle):
+        for line_no, offset, line in _text_lines(path, handle, start=start, stop=stop, first_line=first_line):
             if not line.strip():
                 if skip_blank:
                     continue
@@ -171,7 +187,7 @@ def read_jsonl(path: str | Path, *, skip_blank: bool = True) -> Iterator[tuple[i
             if "\\u" in line and not _encodable(record):
                 # "\ud800" is valid JSON but not text: it could never be written back as UTF-8.
                 raise InputError(path, "contains an unpaired surrogate escape (\\ud800-\\udfff)", line_no)
-            yield line_no, record
+            yield line_no, offset, record
 
 
 def _encodable(record: Record) -> bool:

@@ -125,3 +125,31 @@ def tiny_lexicon(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("lexicon") / "actors.toml"
     path.write_text(TINY_LEXICON, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_context_model(tiny_encoder, tmp_path_factory) -> Path:
+    """A tiny transformer that reads the previous sentence (so a split document would show)."""
+    from pipeline.train import train_model
+
+    base = tmp_path_factory.mktemp("tiny-context-model")
+    labels = base / "labels.jsonl"
+    labels.write_text("".join(json.dumps(r) + "\n" for r in labelled_records(1)), encoding="utf-8")
+    settings = {"epochs": 1, "batch_size": 8, "max_length": 32, "validation_docs": 0, "augment": False,
+                "context": True, "base_model": str(tiny_encoder)}
+    train_model("transformer", labels, base / "model", settings=settings, seed=3, cross_validate=False)
+    return base / "model"
+
+
+def assert_same_predictions(got: list[dict], expected: list[dict], tolerance: float = 1e-3) -> None:
+    """Same records, fields and labels in the same order; scores equal up to float rounding.
+
+    Which sentences share a batch changes the transformer's float rounding, so a score can move
+    in its 4th decimal when a run is cut into other chunks (local --batch sizes do it too).
+    """
+    assert [r["id"] for r in got] == [r["id"] for r in expected]
+    for a, b in zip(got, expected, strict=True):
+        assert {k: v for k, v in a.items() if k != "scores"} == {k: v for k, v in b.items() if k != "scores"}
+        for kind in ("stance", "targets"):
+            assert a["scores"][kind].keys() == b["scores"][kind].keys()
+            assert all(abs(a["scores"][kind][k] - b["scores"][kind][k]) <= tolerance for k in a["scores"][kind])
