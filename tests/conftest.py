@@ -125,3 +125,17 @@ def tiny_lexicon(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("lexicon") / "actors.toml"
     path.write_text(TINY_LEXICON, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """ONNX exports and engine choices go to a throw-away cache, never the user's."""
+    import os
+
+    previous = os.environ.get("PIPELINE_CACHE_DIR")
+    os.environ["PIPELINE_CACHE_DIR"] = str(tmp_path_factory.mktemp("pipeline-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("PIPELINE_CACHE_DIR", None)
+    else:
+        os.environ["PIPELINE_CACHE_DIR"] = previous
