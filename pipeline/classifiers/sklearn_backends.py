@@ -220,11 +220,21 @@ class TfidfClassifier(Classifier):
 
     def _features(self, records):
         texts = [r["text"] for r in records]
-        blocks = [self.word.transform(texts), self.char.transform(texts)]
+        blocks = [self.word.transform(texts), self._char_transform().transform(texts)]
         if self.lexicon is not None:
             lex = np.array([self.lexicon.features(t) for t in texts]) * self.settings["lexicon_weight"]
             blocks.append(sparse.csr_matrix(lex))
         return sparse.hstack(blocks).tocsr()
+
+    def _char_transform(self):
+        """The character n-gram block through ``char_ngrams.CharWbTransform`` (same numbers,
+        a per-word cache); rebuilt when ``self.char`` is refitted."""
+        from .char_ngrams import CharWbTransform
+
+        cached = self.__dict__.get("_char_fast")
+        if cached is None or cached[0] is not self.char:
+            cached = self.__dict__["_char_fast"] = (self.char, CharWbTransform(self.char))
+        return cached[1]
 
     def fit(self, records, *, seed=0, progress=None):
         texts = [r["text"] for r in records]
