@@ -218,15 +218,21 @@ def child_json(code: str, *args: str) -> dict[str, Any]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def help_seconds() -> float:
-    """Wall time of `pipeline --help` in a fresh interpreter (median of 3)."""
-    runs = []
+def help_seconds() -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of `pipeline --help` in a fresh interpreter, median
+    of 3. On a loaded machine the wall time mostly waits for a core; the CPU time does not."""
+    import resource
+
+    walls, cpus = [], []
     for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run([str(Path(sys.executable).with_name("pipeline")), "--help"], capture_output=True,
                        check=False, cwd=ROOT)
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs)
+        walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def fresh_run(model: Path, records: list[dict[str, Any]], n: int, engine: str, work: Path) -> dict[str, Any]:
@@ -433,13 +439,14 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{name} predict_paths: {rate(n, seconds):.1f} sent/s (includes the model load)")
 
         # -- (d) fresh processes ------------------------------------------------------------
-        results["help_seconds"] = help_seconds()
+        results["help_seconds"], results["help_cpu_seconds"] = help_seconds()
         first = child_json(LOAD_CHILD, str(args.model))
         loads = [child_json(LOAD_CHILD, str(args.model)) for _ in range(2)]
         results["load"] = {"fresh": [first, *loads],
                            "median_load_seconds": statistics.median(x["load_seconds"] for x in [first, *loads]),
                            "median_import_seconds": statistics.median(x["import_seconds"] for x in [first, *loads])}
-        say(f"pipeline --help {results['help_seconds']:.2f} s; fresh process: imports "
+        say(f"pipeline --help {results['help_seconds']:.2f} s (CPU {results['help_cpu_seconds']:.2f} s); "
+            f"fresh process: imports "
             f"{results['load']['median_import_seconds']:.2f} s + load_model and engine "
             f"{results['load']['median_load_seconds']:.2f} s ({first['engine']}, torch imported: "
             f"{first['torch_imported']})")
@@ -546,8 +553,10 @@ def report(results: dict[str, Any]) -> None:
     tfidf = speeds.get("tfidf")
     rows.append(("tfidf baseline", ">= 5000 sent/s", f"{tfidf['sps']:.0f} sent/s" if tfidf else "not run",
                  verdict(tfidf["sps"] >= TARGETS_TEXT["tfidf_sps"] if tfidf else None)))
-    rows.append(("pipeline --help (fresh process)", "< 1 s", f"{results['help_seconds']:.2f} s",
+    rows.append(("pipeline --help (fresh process), wall", "< 1 s", f"{results['help_seconds']:.2f} s",
                  verdict(results["help_seconds"] < TARGETS_TEXT["help_seconds"])))
+    rows.append(("pipeline --help, CPU time", "< 1 s", f"{results['help_cpu_seconds']:.2f} s",
+                 verdict(results["help_cpu_seconds"] < TARGETS_TEXT["help_seconds"])))
     load = results["load"]
     rows.append(("model load + engine (fresh process)", "< 1 s", f"{load['median_load_seconds']:.2f} s",
                  verdict(load["median_load_seconds"] < TARGETS_TEXT["load_seconds"])))

@@ -74,11 +74,17 @@ def export_encoder(encoder, input_names: list[str], path: Path) -> None:
 def quantize_int8(source: Path, path: Path) -> None:
     """ONNX Runtime dynamic quantisation: int8 weights per output channel, activations
     quantised per tensor at run time (uint8, which the CPU kernels with VNNI prefer)."""
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantize_dynamic(str(source), str(path), weight_type=QuantType.QInt8, per_channel=True)
+    logging.disable(logging.WARNING)  # its advice to pre-process the graph, on the root logger
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(str(source), str(path), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def build(encoder, input_names: list[str], folder: Path, *, int8: bool) -> Path:

@@ -135,3 +135,21 @@ def test_cpu_description_names_the_instruction_sets():
     info = cpu_info()
     assert info["model"] and info["cores"] >= 1 and set(info["flags"]) >= {"avx2", "avx512", "vnni", "amx_bf16"}
     assert info["model"] in describe()
+
+
+def test_a_failed_export_falls_back_to_torch_under_auto_and_fails_when_forced(model_dir, monkeypatch):
+    if engines.unavailable_reason("onnx-fp32"):
+        pytest.skip("onnxruntime not installed")
+    from pipeline import onnx_export
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr(onnx_export, "cached_onnx", broken)
+    model = load_model(model_dir)
+    engine = model.engine()
+    assert engine.name == "torch-fp32" and "export failed" in engine.why
+    forced = load_model(model_dir)
+    forced.settings["engine"] = "onnx-fp32"
+    with pytest.raises(ModelError, match="cannot build the ONNX encoder"):
+        forced.engine()

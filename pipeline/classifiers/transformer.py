@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ModelError
 from ..records import NEUTRAL, STANCES, TARGETS, Record
 from .base import Classifier, Probabilities, ProgressFn, register
 
@@ -354,10 +355,16 @@ class TransformerClassifier(Classifier):
         cached = self.__dict__.get("_engine")
         if cached is not None and cached[0] == key:
             return cached[1]
+        if name.startswith("onnx"):
+            try:
+                engine = self._onnx_engine(name, progress)
+            except Exception as exc:  # an encoder the exporter cannot handle: auto falls back, forced fails
+                if requested != "auto":
+                    raise ModelError(f"{name}: cannot build the ONNX encoder ({type(exc).__name__}: {exc})") from None
+                name, why = "torch-fp32", f"exact; the ONNX export failed ({type(exc).__name__})"
+                key = (name, self._weights_key())
         if name.startswith("torch"):
             engine = engines.TorchEngine(name, self.encoder, self.tokenizer)
-        else:
-            engine = self._onnx_engine(name, progress)
         engine.why = why
         self.__dict__["_engine"] = (key, engine)
         return engine
