@@ -5,7 +5,7 @@ Usage (2 CPU cores, no network; every model is read from a local folder):
 
     .venv/bin/python benchmarks/predict_speed.py --model models/transformer [--tfidf models/tfidf]
         [--sentences 5000] [--json /tmp/predict_speed.json] [--cv-epochs N | --no-cv] [--repeat 3]
-        [--no-record]
+        [--no-record] [--engines-only] [--engines torch-fp32,onnx-fp32,...]
 
 (``make benchmark`` runs the first line with the defaults.) Every figure is printed with the CPU
 it was measured on (model name and the instruction sets that matter: AVX2, AVX-512, VNNI,
@@ -322,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-scale", type=int, default=10, help="the large memory run is N x this")
     parser.add_argument("--repeat", type=int, default=1,
                         help="time each speed path this many times and keep the fastest (a busy machine)")
+    parser.add_argument("--engines-only", action="store_true",
+                        help="stop after the in-memory speed and agreement of every engine (a quick check)")
     parser.add_argument("--no-record", action="store_true",
                         help="do not record the chosen engine for `pipeline predict --engine auto`")
     args = parser.parse_args(argv)
@@ -385,6 +387,11 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{name}: {rate(n, seconds):.1f} sent/s in memory, stance agreement with torch-fp32 on the "
             f"{n} sentences {agreement:.2%} (engine build {build_seconds:.2f} s)")
 
+    if args.engines_only:
+        results["speeds"] = speeds
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        say(f"results written to {args.json}")
+        return 0
     exact = [name for name in runnable if name in engines.EXACT]
     if exact:
         fastest_exact = max(exact, key=lambda name: speeds[name]["sps"])
