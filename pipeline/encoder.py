@@ -106,16 +106,15 @@ def tokenize_unpadded(tokenizer, texts: Sequence[str], pairs: Sequence[str] | No
 
 
 def token_sorted_batches(tokenizer, encoded: dict[str, list[list[int]]],
-                         batch_size: int) -> Iterator[tuple[np.ndarray, dict]]:
-    """(index, padded int64 tensors) batches of texts with similar token counts.
+                         batch_size: int) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """(index, padded int64 arrays) batches of texts with similar token counts.
 
     ``encoded`` is what ``tokenize_unpadded`` returns. Sorting by the true token count (not
     characters) keeps padding near zero; callers put results back with ``out[index] = ...``.
     Padding values and side follow the tokenizer, so each batch equals what
-    ``tokenizer(..., padding=True)`` would give for the same texts.
+    ``tokenizer(..., padding=True)`` would give for the same texts. Arrays, not tensors, so
+    engines without torch can take them (``torch.from_numpy`` shares the memory).
     """
-    import torch
-
     pad_values = {"input_ids": tokenizer.pad_token_id or 0,
                   "token_type_ids": getattr(tokenizer, "pad_token_type_id", 0) or 0}
     left = getattr(tokenizer, "padding_side", "right") == "left"
@@ -134,7 +133,7 @@ def token_sorted_batches(tokenizer, encoded: dict[str, list[list[int]]],
                     array[row, width - len(value) :] = value
                 else:
                     array[row, : len(value)] = value
-            batch[key] = torch.from_numpy(array)
+            batch[key] = array
         yield index, batch
 
 
@@ -248,7 +247,7 @@ def _with_qconfig(module, qconfig):
     return module
 
 
-def inference_copy(model, *, quantize: bool = False, tokenizer=None):
+def inference_copy(model, *, quantize: bool = False, tokenizer=None, fast_linear: bool = True):
     """A copy of ``model`` for CPU prediction; ``model`` itself is left untouched.
 
     The copy shares ``model``'s weight tensors (built in milliseconds, no extra memory in
@@ -256,7 +255,8 @@ def inference_copy(model, *, quantize: bool = False, tokenizer=None):
     ~1e-6), or, with ``quantize``, torch dynamic int8 with activation smoothing (needs the
     ``tokenizer`` for its calibration pass; without it, no smoothing) except the
     feed-forward output layers (``FFN_OUTPUT``), which stay fp32; plain attention; no
-    pooler (mean pooling never reads it).
+    pooler (mean pooling never reads it). ``fast_linear=False`` keeps torch's own Linear
+    (what bf16 autocast can cast; the oneDNN op is outside autocast's reach).
     """
     import copy
     import warnings
@@ -286,7 +286,7 @@ def inference_copy(model, *, quantize: bool = False, tokenizer=None):
                 else:
                     setattr(parent, child, torch.ao.nn.quantized.dynamic.Linear.from_float(
                         _with_qconfig(copy.copy(modules[name]), torch.ao.quantization.per_channel_dynamic_qconfig)))
-    fast = _fast_linear_class()
+    fast = _fast_linear_class() if fast_linear else None
     if fast is not None:
         for parent in clone.modules():
             for name, child in list(parent.named_children()):

@@ -188,13 +188,23 @@ def predict_paths(
     resume: bool = False,
     batch: int = CHUNK,
     quantize: bool | None = None,
+    engine: str | None = None,
     progress: ProgressFn | None = None,
 ) -> int:
+    """Label ``inputs`` into ``output``. ``engine`` (transformer models): an engine of
+    ``pipeline.runtimes`` or "auto"; ``quantize`` True / False is the older spelling of
+    torch-int8 / torch-fp32."""
     # The files a folder expands to count as inputs too (`predict docs/ -o docs/out.jsonl`).
     check_output_path(output, [*inputs, *expand_paths(inputs)])
     classifier = load_model(model_dir)
-    if quantize is not None and "quantize" in classifier.settings:
-        classifier.settings["quantize"] = quantize
+    if "engine" in classifier.settings:
+        if quantize is not None:
+            engine = engine or ("torch-int8" if quantize else "torch-fp32")
+        if engine:
+            classifier.settings["engine"] = engine
+        chosen = classifier.engine(progress)  # built before any output, so a missing engine fails early
+        if progress:
+            progress(f"runtime: {chosen.name} ({chosen.why})")
     records = annotate_context((record for _, record in input_records(inputs, input_format)), classifier)
     if output == "-":
         import sys

@@ -153,3 +153,17 @@ def assert_same_predictions(got: list[dict], expected: list[dict], tolerance: fl
         for kind in ("stance", "targets"):
             assert a["scores"][kind].keys() == b["scores"][kind].keys()
             assert all(abs(a["scores"][kind][k] - b["scores"][kind][k]) <= tolerance for k in a["scores"][kind])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """ONNX exports and engine choices go to a throw-away cache, never the user's."""
+    import os
+
+    previous = os.environ.get("PIPELINE_CACHE_DIR")
+    os.environ["PIPELINE_CACHE_DIR"] = str(tmp_path_factory.mktemp("pipeline-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("PIPELINE_CACHE_DIR", None)
+    else:
+        os.environ["PIPELINE_CACHE_DIR"] = previous

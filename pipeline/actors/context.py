@@ -15,8 +15,10 @@ resolves any reference, or has no actor of its own.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,3 +115,23 @@ def tracker_from_settings(settings: dict[str, Any]) -> ActorTracker:
     else:
         gazetteer = Gazetteer.load(settings.get("gazetteer") or None)
     return ActorTracker(lexicon, gazetteer)
+
+
+def save_tracker(folder: Path, tracker: ActorTracker | None) -> list[str]:
+    """The tracker's gazetteer (and lexicon, unless the backend saved it) into a model folder."""
+    if tracker is None:
+        return []
+    (folder / "gazetteer.json").write_text(json.dumps(tracker.gazetteer.to_dict()), encoding="utf-8")
+    names = ["gazetteer.json"]
+    if not (folder / "lexicon.json").exists():
+        (folder / "lexicon.json").write_text(json.dumps(tracker.lexicon.to_dict()), encoding="utf-8")
+        names.append("lexicon.json")
+    return names
+
+
+def load_tracker(folder: Path, settings: dict[str, Any]) -> ActorTracker | None:
+    """The tracker saved in a model folder (None for models without actor features)."""
+    if not settings.get("actor_features"):
+        return None
+    read = lambda name: json.loads((folder / name).read_text(encoding="utf-8"))  # noqa: E731
+    return ActorTracker(Lexicon.from_dict(read("lexicon.json")), Gazetteer.from_dict(read("gazetteer.json")))

@@ -147,20 +147,29 @@ def register(cls: type[Classifier]) -> type[Classifier]:
     return cls
 
 
-def _ensure_loaded() -> None:
-    # Import for the side effect of registering; the transformer backend imports torch lazily.
-    from . import sklearn_backends, transformer  # noqa: F401
+# Which module registers each backend: loading a transformer model imports neither
+# scikit-learn nor scipy, and the transformer module imports torch only when it needs it.
+BACKEND_MODULES = {"majority": "sklearn_backends", "lexicon": "sklearn_backends", "tfidf": "sklearn_backends",
+                   "embed": "sklearn_backends", "transformer": "transformer"}
+
+
+def _ensure_loaded(name: str | None = None) -> None:
+    import importlib
+
+    # Import for the side effect of registering.
+    for module in sorted({BACKEND_MODULES[name]} if name in BACKEND_MODULES else set(BACKEND_MODULES.values())):
+        importlib.import_module(f"{__package__}.{module}")
 
 
 def get_backend(name: str, **settings: Any) -> Classifier:
-    _ensure_loaded()
+    _ensure_loaded(name)
     if name not in BACKENDS:
         raise PipelineError(f"unknown backend {name!r} (choose from: {', '.join(sorted(BACKENDS))})")
     return BACKENDS[name](settings={**BACKENDS[name].default_settings(), **settings})
 
 
 def backend_class(name: str) -> type[Classifier]:
-    _ensure_loaded()
+    _ensure_loaded(name)
     if name not in BACKENDS:
         raise ModelError(f"model folder names unknown backend {name!r}")
     return BACKENDS[name]

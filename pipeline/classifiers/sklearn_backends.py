@@ -51,23 +51,15 @@ def _actor_block(records: list[Record], tracker, weight: float) -> np.ndarray:
 
 
 def _save_tracker(folder: Path, tracker) -> list[str]:
-    if tracker is None:
-        return []
-    (folder / "gazetteer.json").write_text(json.dumps(tracker.gazetteer.to_dict()), encoding="utf-8")
-    names = ["gazetteer.json"]
-    if not (folder / "lexicon.json").exists():
-        names += _save_lexicon(folder, tracker.lexicon)
-    return names
+    from ..actors.context import save_tracker
+
+    return save_tracker(folder, tracker)
 
 
 def _load_tracker(folder: Path, settings: dict[str, Any]):
-    if not settings.get("actor_features"):
-        return None
-    from ..actors.gazetteer import Gazetteer
-    from ..actors.tracker import ActorTracker
+    from ..actors.context import load_tracker
 
-    gazetteer = Gazetteer.from_dict(json.loads((folder / "gazetteer.json").read_text(encoding="utf-8")))
-    return ActorTracker(_load_lexicon(folder), gazetteer)
+    return load_tracker(folder, settings)
 
 
 def _lexicon_from_settings(settings: dict[str, Any]) -> Lexicon:
@@ -271,13 +263,23 @@ class TfidfClassifier(Classifier):
 
     def _features(self, records):
         texts = [r["text"] for r in records]
-        blocks = [self.word.transform(texts), self.char.transform(texts)]
+        blocks = [self.word.transform(texts), self._char_transform().transform(texts)]
         if self.lexicon is not None:
             lex = np.array([self.lexicon.features(t) for t in texts]) * self.settings["lexicon_weight"]
             blocks.append(sparse.csr_matrix(lex))
         if getattr(self, "tracker", None) is not None:
             blocks.append(sparse.csr_matrix(_actor_block(records, self.tracker, self.settings["actor_weight"])))
         return sparse.hstack(blocks).tocsr()
+
+    def _char_transform(self):
+        """The character n-gram block through ``char_ngrams.CharWbTransform`` (same numbers,
+        a per-word cache); rebuilt when ``self.char`` is refitted."""
+        from .char_ngrams import CharWbTransform
+
+        cached = self.__dict__.get("_char_fast")
+        if cached is None or cached[0] is not self.char:
+            cached = self.__dict__["_char_fast"] = (self.char, CharWbTransform(self.char))
+        return cached[1]
 
     def fit(self, records, *, seed=0, progress=None):
         texts = [r["text"] for r in records]

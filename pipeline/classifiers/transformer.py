@@ -17,9 +17,21 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ModelError
 from ..records import NEUTRAL, STANCES, TARGETS, Record
 from .base import Classifier, Probabilities, ProgressFn, register
-from .sklearn_backends import stance_labels, target_labels
+
+
+def stance_labels(records):
+    from .sklearn_backends import stance_labels  # scikit-learn is a training-time import
+
+    return stance_labels(records)
+
+
+def target_labels(records):
+    from .sklearn_backends import target_labels
+
+    return target_labels(records)
 
 
 def _torch():
@@ -99,6 +111,7 @@ class TransformerClassifier(Classifier):
             "target_loss_weight": 1.0,
             "predict_batch_size": 64,
             "quantize": False,
+            "engine": "auto",
             "freeze_embeddings": True,
             "freeze_layers": 0,
             "actor_features": True,
@@ -123,19 +136,24 @@ class TransformerClassifier(Classifier):
 
         return len(feature_names())
 
-    def _actor_matrix(self, records: list[Record]):
-        """Actor features as a float32 tensor (None when the model does not use them)."""
+    def _actor_array(self, records: list[Record]) -> np.ndarray | None:
+        """Actor features as float32 (None when the model does not use them); records without
+        document context get it here, document by document."""
         if not self.settings.get("actor_features"):
             return None
         from ..actors.context import annotate_documents, feature_matrix, tracker_from_settings
 
         missing = [r for r in records if "actors" not in r]
         if missing:
-            if getattr(self, "tracker", None) is None:
-                self.tracker = tracker_from_settings(self.settings)
-            annotate_documents(missing, self.tracker)
-        matrix = feature_matrix(records) * self.settings.get("actor_weight", 1.0)
-        return _torch().tensor(matrix, dtype=_torch().float32)
+            if self.__dict__.get("tracker") is None:
+                self.__dict__["tracker"] = tracker_from_settings(self.settings)
+            annotate_documents(missing, self.__dict__["tracker"])
+        return (feature_matrix(records) * self.settings.get("actor_weight", 1.0)).astype(np.float32)
+
+    def _actor_matrix(self, records: list[Record]):
+        """The same as a torch tensor, for training."""
+        array = self._actor_array(records)
+        return None if array is None else _torch().from_numpy(array)
 
     def _texts(self, records: list[Record]) -> tuple[list[str], list[str] | None]:
         texts = [r["text"] for r in records]
@@ -303,49 +321,126 @@ class TransformerClassifier(Classifier):
 
     # -- inference ----------------------------------------------------------------------------
 
+    def __getattr__(self, name: str):
+        # A loaded model reads its torch encoder and heads only when something asks for them
+        # (training, torch engines): ONNX prediction never imports torch.
+        folder = self.__dict__.get("_folder")
+        if name in ("encoder", "heads", "tokenizer") and folder is not None:
+            self._load_torch(folder)
+            return self.__dict__[name]
+        raise AttributeError(name)
+
+    def _load_torch(self, folder: Path) -> None:
+        from safetensors.torch import load_file
+
+        del self.__dict__["_folder"]
+        self._init_from(folder / "encoder", weights=True)
+        self.heads.load_state_dict(load_file(str(folder / "heads.safetensors")))
+        self.encoder.eval()
+        self.heads.eval()
+        self.__dict__["_loaded_version"] = self._weights_key()
+
     def predict_proba(self, records: list[Record]) -> Probabilities:
         """Probabilities in input order.
 
         The whole list is tokenised in one fast-tokeniser call, sorted by token count and cut
-        into padded batches (padding near zero, no re-tokenisation); results go back to their
-        places. Same numbers as encoding each batch with ``_encode`` (to float rounding).
+        into padded batches (padding near zero, no re-tokenisation); the engine
+        (``engine()``) turns each batch into pooled embeddings, the heads are applied in
+        numpy and results go back to their places. Same numbers as encoding each batch with
+        ``_encode`` (to float rounding) for the exact engines.
         """
-        from ..encoder import mean_pool, token_sorted_batches, tokenize_unpadded
+        from ..encoder import token_sorted_batches
 
-        torch = _torch()
         if not records:
             return Probabilities.concatenate([])
-        self.encoder.eval()
-        self.heads.eval()
+        engine = self.engine()
         texts, contexts = self._texts(records)
-        actor_matrix = self._actor_matrix(records)
-        stance = np.zeros((len(records), len(STANCES)), dtype=np.float64)
-        targets = np.zeros((len(records), len(TARGETS)), dtype=np.float64)
-        encoder = self._inference_encoder()
-        encoded = tokenize_unpadded(self.tokenizer, texts, contexts, max_length=self.settings["max_length"])
-        with torch.inference_mode():
-            batches = token_sorted_batches(self.tokenizer, encoded, self.settings["predict_batch_size"])
-            for index, batch in batches:
-                pooled = mean_pool(encoder(**batch).last_hidden_state, batch["attention_mask"])
-                stance_logits, target_logits = self.heads(
-                    pooled, actor_matrix[torch.as_tensor(index)] if actor_matrix is not None else None)
-                stance[index] = torch.softmax(stance_logits.double(), -1).numpy()
-                targets[index] = torch.sigmoid(target_logits.double()).numpy()
-        return Probabilities(stance, targets)
+        encoded = engine.tokenize(texts, contexts, max_length=self.settings["max_length"])
+        pooled = None
+        for index, batch in token_sorted_batches(engine.tokenizer, encoded, self.settings["predict_batch_size"]):
+            part = engine.pooled(batch)
+            if pooled is None:
+                pooled = np.zeros((len(records), part.shape[1]), dtype=np.float32)
+            pooled[index] = part
+        return self.apply_heads(pooled, self._actor_array(records))
 
-    def _inference_encoder(self):
-        """The encoder used for prediction: a copy sharing the trained weights, with fast fp32
-        Linear layers, or int8 dynamically quantised (and smoothed) ones when
-        ``settings["quantize"]`` is set (``encoder.inference_copy``). Rebuilt whenever the
-        weights or the setting change, so validation during training scores current weights."""
-        from ..encoder import inference_copy, weights_version
+    def apply_heads(self, pooled: np.ndarray, actor_features: np.ndarray | None = None) -> Probabilities:
+        """Softmax stance and sigmoid target probabilities from pooled embeddings, in numpy
+        (float64 from the logits on), for every engine alike. The target head also reads the
+        document-context features (``_actor_array``), as in training."""
+        weights = self._head_arrays()
+        stance_logits = (pooled @ weights["stance.weight"].T + weights["stance.bias"]).astype(np.float64)
+        with_context = pooled if actor_features is None else np.hstack([pooled, actor_features.astype(pooled.dtype)])
+        target_logits = (with_context @ weights["targets.weight"].T + weights["targets.bias"]).astype(np.float64)
+        stance_logits -= stance_logits.max(axis=1, keepdims=True)
+        stance = np.exp(stance_logits)
+        stance /= stance.sum(axis=1, keepdims=True)
+        return Probabilities(stance, 1.0 / (1.0 + np.exp(-target_logits)))
 
-        key = (bool(self.settings.get("quantize")), weights_version(self.encoder))
-        cached = getattr(self, "_inference", None)
-        if cached is None or cached[0] != key:
-            copy = inference_copy(self.encoder, quantize=key[0], tokenizer=self.tokenizer)
-            cached = self._inference = (key, copy)
-        return cached[1]
+    def _head_arrays(self) -> dict[str, np.ndarray]:
+        if "heads" in self.__dict__:  # live torch heads (training, or loaded for a torch engine)
+            return {k: v.detach().float().numpy() for k, v in self.heads.state_dict().items()}
+        return self.__dict__["_head_weights"]
+
+    def engine(self, progress: ProgressFn | None = None):
+        """The inference engine (``pipeline.runtimes``) for ``settings["engine"]``: built once and
+        rebuilt whenever the weights or the choice change, so validation during training scores
+        current weights. ``settings["quantize"]`` (older models, ``--int8``) means torch-int8."""
+        from .. import runtimes as engines
+
+        requested = self.settings.get("engine") or "auto"
+        if requested == "auto" and self.settings.get("quantize"):
+            requested = "torch-int8"
+        model_hash = self.model_info.get("hash") if self.model_info else None
+        torch_loaded = "encoder" in self.__dict__
+        name, why = engines.choose(requested, model_hash if (model_hash and "_folder_path" in self.__dict__) else None)
+        version = self._weights_key() if torch_loaded else None
+        key = (name, version)
+        cached = self.__dict__.get("_engine")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if name.startswith("onnx"):
+            try:
+                engine = self._onnx_engine(name, progress)
+            except Exception as exc:  # an encoder the exporter cannot handle: auto falls back, forced fails
+                if requested != "auto":
+                    raise ModelError(f"{name}: cannot build the ONNX encoder ({type(exc).__name__}: {exc})") from None
+                name, why = "torch-fp32", f"exact; the ONNX export failed ({type(exc).__name__})"
+                key = (name, self._weights_key())
+        if name.startswith("torch"):
+            engine = engines.TorchEngine(name, self.encoder, self.tokenizer)
+        engine.why = why
+        self.__dict__["_engine"] = (key, engine)
+        return engine
+
+    def _weights_key(self):
+        from ..encoder import weights_version
+
+        return weights_version(self.encoder)
+
+    def _onnx_engine(self, name: str, progress: ProgressFn | None):
+        import tempfile
+
+        from .. import onnx_export
+        from .. import runtimes as engines
+
+        folder = self.__dict__.get("_folder_path")
+        int8 = name == "onnx-int8"
+        tokenizer = (engines.LightTokenizer(folder / "encoder")
+                     if folder is not None and engines.LightTokenizer.usable(folder / "encoder") else self.tokenizer)
+        unchanged = "encoder" not in self.__dict__ or self.__dict__.get("_loaded_version") == self._weights_key()
+        if folder is not None and self.model_info.get("hash") and unchanged:
+            path = onnx_export.cached_onnx(self.model_info["hash"], int8=int8, progress=progress,
+                                           load_encoder=self._encoder_for_export)
+        else:  # weights only in memory (a model being trained or cross-validated): a private export
+            build_dir = tempfile.TemporaryDirectory(prefix="pipeline-onnx.")  # removed with the classifier
+            self.__dict__.setdefault("_onnx_dirs", []).append(build_dir)
+            path = onnx_export.build(self.encoder, list(self.tokenizer.model_input_names), Path(build_dir.name),
+                                     int8=int8)
+        return engines.OnnxEngine(name, path, tokenizer)
+
+    def _encoder_for_export(self):
+        return self.encoder, list(self.tokenizer.model_input_names)
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -358,23 +453,24 @@ class TransformerClassifier(Classifier):
         save_file({k: v.contiguous() for k, v in self.heads.state_dict().items()}, str(folder / "heads.safetensors"))
         names = ["heads.safetensors", "encoder"]
         if getattr(self, "tracker", None) is not None:
-            from .sklearn_backends import _save_tracker
+            from ..actors.context import save_tracker
 
-            names += _save_tracker(folder, self.tracker)
+            names += save_tracker(folder, self.__dict__["tracker"])
         return names
 
     @classmethod
     def load_parts(cls, folder: Path, settings: dict[str, Any]) -> TransformerClassifier:
-        from safetensors.torch import load_file
+        from safetensors.numpy import load_file as load_arrays
 
-        # Folders from before document context have no actor features.
         model = cls(settings={**cls.default_settings(), "actor_features": False, **settings})
+        # torch parts are read on first use (__getattr__); the heads' arrays are tiny.
+        model.__dict__["_folder"] = model.__dict__["_folder_path"] = folder
+        model.__dict__["_head_weights"] = load_arrays(str(folder / "heads.safetensors"))
+        # Folders from before document context have no actor features (and no tracker).
+        tracker = None
         if model.settings.get("actor_features"):
-            from .sklearn_backends import _load_tracker
+            from ..actors.context import load_tracker
 
-            model.tracker = _load_tracker(folder, model.settings)
-        model._init_from(folder / "encoder", weights=True)
-        model.heads.load_state_dict(load_file(str(folder / "heads.safetensors")))
-        model.encoder.eval()
-        model.heads.eval()
+            tracker = load_tracker(folder, model.settings)
+        model.__dict__["tracker"] = tracker
         return model

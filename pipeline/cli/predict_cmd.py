@@ -4,8 +4,9 @@ from pathlib import Path
 
 import typer
 
-from ..predict import CHUNK, predict_paths
 from . import app, handle_errors, progress
+
+CHUNK = 1024  # = pipeline.predict.CHUNK (tested); the library is imported only when the command runs
 
 
 @app.command()
@@ -18,7 +19,11 @@ def predict(
     input_format: str = typer.Option("auto", "--input-format", help="auto, documents or sentences."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run after its last complete record."),
     batch: int = typer.Option(CHUNK, "--batch", min=1, help="Sentences scored per chunk."),
-    quantize: bool | None = typer.Option(None, "--int8/--fp32", help="Transformer: int8 dynamic quantisation."),
+    quantize: bool | None = typer.Option(None, "--int8/--fp32",
+                                         help="Transformer: = --runtime torch-int8 / torch-fp32."),
+    runtime: str = typer.Option("auto", "--runtime",
+                                help="Transformer: auto (the fastest path that keeps the labels on this CPU), "
+                                     "torch-fp32, torch-bf16, torch-int8, onnx-fp32 or onnx-int8."),
     engine: str = typer.Option("local", "--engine", help="local (this process) or ray (a Ray cluster)."),
     address: str | None = typer.Option(None, "--address", help="Ray: cluster address (default: start Ray here)."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Ray: model copies (default: one per CPU)."),
@@ -39,8 +44,10 @@ def predict(
                             cpus_per_worker=cpus_per_worker, shard_size=shard_size or SHARD_SIZE,
                             shard_format=shard_format, quantize=quantize, batch=batch, progress=progress)
     elif engine == "local":
+        from ..predict import predict_paths
+
         count = predict_paths(inputs, model, output, input_format=input_format, resume=resume, batch=batch,
-                              quantize=quantize, progress=progress)
+                              quantize=quantize, engine=None if runtime == "auto" else runtime, progress=progress)
     else:
         raise typer.BadParameter("--engine must be local or ray")
     progress(f"labelled {count} sentence(s)")

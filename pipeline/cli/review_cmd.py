@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import getpass
 import os
 import sys
@@ -10,8 +9,9 @@ from pathlib import Path
 import typer
 
 from ..errors import PipelineError
-from ..review.journal import DEFAULT_MERGE_EVERY, ReviewSession
 from . import app, handle_errors, progress
+
+DEFAULT_MERGE_EVERY = 20  # = pipeline.review.journal.DEFAULT_MERGE_EVERY (tested)
 
 
 class Order(str, Enum):
@@ -74,6 +74,9 @@ def review(
         return
     if script is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise PipelineError("review needs a terminal; use --html OUT.html to write a page instead")
+    import asyncio
+
+    from ..review.journal import ReviewSession
     from ..review.tui import ReviewApp, run_script
 
     session = ReviewSession.open(file, reviewer or _default_reviewer(), merge_every=merge_every)

@@ -4,8 +4,6 @@ from pathlib import Path
 
 import typer
 
-from ..segmenting import segment_paths
-from ..validate import validate_paths
 from . import app, handle_errors, progress
 
 
@@ -16,6 +14,8 @@ def segment(
     output: str = typer.Option("-", "-o", "--output", help="Sentence JSONL to write, or - for stdout."),
 ) -> None:
     """Split documents into sentence records with exact character offsets."""
+    from ..segmenting import segment_paths
+
     documents, sentences, empty = segment_paths(inputs, output)
     skipped = f"; skipped {len(empty)} empty document(s): {', '.join(empty[:3])}" if empty else ""
     if len(empty) > 3:
@@ -30,6 +30,8 @@ def validate(
     seeds: Path = typer.Option(Path("seeds"), help="Folder of the documents the labels point into."),
 ) -> None:
     """Check label files: schema, allowed values, duplicates, and text that no longer matches the segments."""
+    from ..validate import validate_paths
+
     problems, checked = validate_paths(paths, seeds)
     for problem in problems:
         typer.echo(problem)

@@ -4,15 +4,12 @@ from pathlib import Path
 
 import typer
 
-from ..summarize import (
-    BY_CHOICES,
-    DEFAULT_RESAMPLES,
-    DEFAULT_SEED,
-    check_output_folder,
-    summarize,
-    write_summary,
-)
 from . import app, handle_errors, progress
+
+# = pipeline.summarize's constants (tested); the library (numpy...) is imported only when the command runs.
+BY_CHOICES: tuple[str, ...] = ("doc", "section", "author", "month")
+DEFAULT_RESAMPLES = 1000
+DEFAULT_SEED = 0
 
 
 def _check_by(values: list[str]) -> list[str]:
@@ -46,6 +43,8 @@ def summarize_command(
     seed: int = typer.Option(DEFAULT_SEED, help="Random seed of the bootstrap."),
 ) -> None:
     """Count blame and defence per target, overall and per group, with 95% intervals and adjusted figures."""
+    from ..summarize import check_output_folder, summarize, write_summary
+
     check_output_folder(output)  # before the work, so a typo in -o fails at once
     summary = summarize(predictions, by, model, resamples=resamples, seed=seed)
     written = write_summary(summary, output)

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import typer
 
-from ..train import train_model
 from . import app, handle_errors, progress
 
 
@@ -29,6 +28,8 @@ def train(
     cv: bool = typer.Option(True, "--cv/--no-cv", help="Cross-validate to tune thresholds and score the model."),
 ) -> None:
     """Train a model folder with cross-validated thresholds and a model card."""
+    from ..train import train_model
+
     settings: dict = {"augment": augment, "tune_thresholds": tune_thresholds}
     if lexicon:
         settings["lexicon"] = str(lexicon)
