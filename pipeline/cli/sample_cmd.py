@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from ..summarize.sampling import write_sample
+from . import app, handle_errors, progress
+
+
+class Unit(str, Enum):
+    doc = "doc"
+    sentence = "sentence"
+
+
+@app.command(name="sample")
+@handle_errors
+def sample_command(
+    predictions: Path = typer.Argument(..., help="Prediction JSONL written by `pipeline predict`."),
+    size: int = typer.Option(..., "-n", "--size", min=1, help="How many documents (or sentences) to draw."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Sample JSONL to write (label it with `pipeline review`)."
+    ),
+    by: Unit = typer.Option(Unit.doc, "--by", help="Draw whole documents (doc) or single sentences (sentence)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed and file give the same sample."),
+) -> None:
+    """Draw a reproducible random sample of your predictions to label by hand.
+
+    Label it with `pipeline review SAMPLE --reviewer NAME` (accept each sentence), then
+    `pipeline summarize PREDICTIONS --gold SAMPLE -o DIR` corrects the figures for the model's
+    errors on your documents.
+    """
+    count = write_sample(predictions, size, output, by.value, seed)
+    noun = "document(s)" if by is Unit.doc else "sentence(s)"
+    progress(f"sampled {size} {noun} ({count} sentence(s)) into {output}; "
+             f"label them with `pipeline review {output}`")
