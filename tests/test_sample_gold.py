@@ -63,10 +63,25 @@ def test_sample_is_reproducible_whole_documents_without_labels(predictions, tmp_
     assert [r["sample"]["rank"] for r in first] == sorted(r["sample"]["rank"] for r in first)
     for record in first:
         assert "stance" not in record and "targets" not in record  # nothing pre-filled
-        assert record["predicted_stance"] in STANCES
+        assert not {"predicted_stance", "scores", "model"} & set(record)  # blind by default
         assert record["sample"]["unit"] == "doc" and record["sample"]["population_size"] == 12
-    sentences = _sample(path, tmp_path / "s.jsonl", "-n", "7", "--by", "sentence")
+    sentences = _sample(path, tmp_path / "s.jsonl", "-n", "7", "--by", "sentence", "--show-model")
     assert len(sentences) == 7 and sentences[0]["sample"]["unit"] == "sentence"
+    assert all(r["predicted_stance"] in STANCES and r["model"]["name"] == "tfidf" for r in sentences)
+    assert [r["sample"]["rank"] for r in sentences] == list(range(1, 8))  # in draw order
+
+
+def test_sample_input_errors(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = runner.invoke(app, ["sample", str(empty), "-n", "1", "-o", str(tmp_path / "x.jsonl")])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"error: {empty}: no prediction records (the file is empty)"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a:1", "doc_id": "a", "text": "x", "stance": "blame", "targets": []}\n{oops\n')
+    result = runner.invoke(app, ["sample", str(bad), "-n", "1", "-o", str(tmp_path / "x.jsonl")])
+    assert result.exit_code == 1 and result.output.startswith(f"error: {bad}:2: not valid JSON")
+    assert not (tmp_path / "x.jsonl").exists()
 
 
 def test_sample_errors_are_one_line(predictions, tmp_path):
@@ -164,6 +179,8 @@ def test_gold_reading_rules(predictions, tmp_path):
     write_jsonl(gold, [dict(labelled[1], stance="angry")])
     with pytest.raises(InputError, match="unknown stance 'angry'"):
         sm.read_gold(gold, predicted)
+    with pytest.raises(InputError, match="looks like a model prediction"):
+        sm.read_gold(path, predicted)  # the predictions themselves are not a labelled sample
     write_jsonl(gold, records)  # drawn but not labelled yet
     with pytest.raises(InputError, match="no labelled sentences to use yet"):
         sm.read_gold(gold, predicted)

@@ -24,6 +24,12 @@ def sample_command(
     ),
     by: Unit = typer.Option(Unit.doc, "--by", help="Draw whole documents (doc) or single sentences (sentence)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed and file give the same sample."),
+    show_model: bool = typer.Option(
+        False,
+        "--show-model",
+        help="Keep the model's labels and scores in the sample (default: blind, so the reviewer is not "
+        "nudged towards the model; summarize reads the model's labels from PREDICTIONS anyway).",
+    ),
 ) -> None:
     """Draw a reproducible random sample of your predictions to label by hand.
 
@@ -31,7 +37,7 @@ def sample_command(
     `pipeline summarize PREDICTIONS --gold SAMPLE -o DIR` corrects the figures for the model's
     errors on your documents.
     """
-    count = write_sample(predictions, size, output, by.value, seed)
+    count = write_sample(predictions, size, output, by.value, seed, show_model=show_model)
     noun = "document(s)" if by is Unit.doc else "sentence(s)"
     progress(f"sampled {size} {noun} ({count} sentence(s)) into {output}; "
              f"label them with `pipeline review {output}`")

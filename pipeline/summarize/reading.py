@@ -287,6 +287,11 @@ def read_gold(path: str | Path, predictions: Predictions, unit: str | None = Non
         if isinstance(text, str) and predictions.text_hashes[i] not in (None, text_hash(text)):
             raise InputError(path, f"the text of {record_id!r} differs from the predictions' sentence", line_no)
         reviewed = is_reviewed(record)
+        if reviewed and "review_status" not in record and "model" in record and "predicted_stance" not in record:
+            # `pipeline predict` output: its stance is the model's, not a person's.
+            raise InputError(path, "this looks like a model prediction, not a human label (it has 'model' and "
+                                   "no review status): label a sample from `pipeline sample` with `pipeline review`",
+                             line_no)
         if reviewed is None:
             n_unlabelled += 1
             continue

@@ -6,9 +6,12 @@ non-boilerplate sentences summarize counts. Records come out in the order they w
 (documents in draw order, each in its own sentence order), so labelling only the first k
 documents still leaves a random sample of k.
 
-Each record keeps its fields, loses its labels (the model's go into predicted_stance /
-predicted_targets, so `pipeline review --order disagree` can use them and nothing is
-pre-filled) and gains a "sample" field saying how it was drawn; `summarize --gold` reads it.
+Each record keeps its fields but loses its labels, so nothing is pre-filled, and gains a
+"sample" field saying how it was drawn; `summarize --gold` reads it. By default the sample is
+blind: the model's labels and scores are left out too, because a reviewer who sees them tends
+to agree with them, and PPI corrects only the errors the human labels reveal. `show_model`
+keeps them (as predicted_stance / predicted_targets and scores) for `review --order` modes.
+summarize takes the model's labels from the prediction file, never from the sample.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ..records import check_output_path, read_jsonl, write_jsonl
 from .reading import SAMPLE_UNITS, label_fields, population_fingerprint, record_problems
 
 REVIEW_FIELDS = ("reviewed_by", "reviewed_at", "review_status")
+MODEL_FIELDS = ("predicted_stance", "predicted_targets", "scores", "model")
 
 
 def _population(path: str | Path) -> tuple[list[str], list[str]]:
@@ -50,19 +54,25 @@ def _population(path: str | Path) -> tuple[list[str], list[str]]:
     return doc_ids, sentence_ids
 
 
-def sample_record(record: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-    """The record to label: the model's labels kept apart, no human labels, how it was drawn."""
+def sample_record(record: dict[str, Any], meta: dict[str, Any], show_model: bool = False) -> dict[str, Any]:
+    """The record to label: no labels, how it was drawn, and the model's labels only if show_model."""
     out = dict(record)
     stance_field, targets_field = label_fields(record)
-    out["predicted_stance"] = record[stance_field]
-    out["predicted_targets"] = list(record.get(targets_field) or [])
-    for name in ("stance", "targets", *REVIEW_FIELDS):
+    predicted = record[stance_field], list(record.get(targets_field) or [])
+    for name in ("stance", "targets", *REVIEW_FIELDS, *MODEL_FIELDS):
         out.pop(name, None)
+    if show_model:
+        out["predicted_stance"], out["predicted_targets"] = predicted
+        for name in ("scores", "model"):
+            if name in record:
+                out[name] = record[name]
     out["sample"] = meta
     return out
 
 
-def draw_sample(path: str | Path, size: int, unit: str = "doc", seed: int = 0) -> list[dict[str, Any]]:
+def draw_sample(
+    path: str | Path, size: int, unit: str = "doc", seed: int = 0, *, show_model: bool = False
+) -> list[dict[str, Any]]:
     """The sampled records, in draw order (see the module docstring)."""
     if unit not in SAMPLE_UNITS:
         raise InputError(path, f"unknown sampling unit {unit!r} (allowed: {', '.join(SAMPLE_UNITS)})")
@@ -84,13 +94,16 @@ def draw_sample(path: str | Path, size: int, unit: str = "doc", seed: int = 0) -
             continue
         key = record["doc_id"] if unit == "doc" else record["id"]
         if key in rank:
-            chosen.append((rank[key], position, sample_record(record, {**meta, "rank": rank[key] + 1})))
+            record = sample_record(record, {**meta, "rank": rank[key] + 1}, show_model)
+            chosen.append((rank[key], position, record))
         position += 1
     chosen.sort(key=lambda item: item[:2])
     return [record for _, _, record in chosen]
 
 
-def write_sample(path: str | Path, size: int, output: str | Path, unit: str = "doc", seed: int = 0) -> int:
+def write_sample(
+    path: str | Path, size: int, output: str | Path, unit: str = "doc", seed: int = 0, *, show_model: bool = False
+) -> int:
     """Draw the sample and write it atomically to output; returns the number of sentences."""
     check_output_path(output, [path])  # before reading, so a typo in -o fails at once
-    return write_jsonl(output, draw_sample(path, size, unit, seed), inputs=[path])
+    return write_jsonl(output, draw_sample(path, size, unit, seed, show_model=show_model), inputs=[path])

@@ -52,7 +52,8 @@ def adjusted_text(group: Group, name: str, index: tuple) -> str:
 def _headers(summary: Summary, group: Group, what: str) -> list[str]:
     """Column titles for raw / corrected / adjusted versions of one measure; the headline is marked."""
     headline = group.headline
-    titles = [f"{what} (95% CI)" + (" **headline**" if headline == "raw" and summary.gold else "")]
+    raw = f"raw {what}" if summary.gold is not None or summary.adjusted else what
+    titles = [f"{raw} (95% CI)" + (" **headline**" if headline == "raw" and summary.gold else "")]
     if summary.gold is not None:
         titles.append("corrected by sample (95% CI)" + (" **headline**" if headline == "ppi" else ""))
     if summary.adjusted:
