@@ -197,3 +197,29 @@ def test_too_small_a_sample_keeps_raw_as_headline(predictions, tmp_path):
     assert np.all(np.isfinite(summary.overall.ppi["stance_share"]))
     text = sm.render_json(summary)
     assert '"method": "raw"' in text
+
+
+def test_no_estimate_is_a_certain_zero_or_hundred(predictions, tmp_path):
+    """Issue 15: a 0.0% with a 0.0-0.0 interval read as certain. The model here never names
+    anyone but councillors, and the seed error rates do not fit: raw intervals at 0% or 100%
+    get an exact binomial far bound, adjusted figures the inversion cannot place are out of range."""
+    path, truth = predictions
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"cv_confusion": {
+        "stance": {"labels": list(STANCES), "matrix": [[40, 5, 15], [6, 12, 8], [20, 6, 200]]},
+        "targets": {t: {"tpr": 0.8, "fpr": 0.05} for t in TARGETS}}}))
+    gold = tmp_path / "gold.jsonl"
+    write_jsonl(gold, [dict(r, stance=truth[r["id"]][0], targets=truth[r["id"]][1]) for r in sm.draw_sample(path, 6)])
+    summary = sm.summarize(path, model_dir=model, gold=gold, resamples=200)
+    rows = json.loads(sm.render_json(summary))["estimates"]
+    assert {r["method"] for r in rows} == {"raw", "ppi", "adjusted"}
+    for row in rows:
+        if row["value"] in (0.0, 1.0) and row["low"] is not None:
+            assert row["high"] - row["low"] > 0.01, row
+    raw = next(r for r in rows if (r["method"], r["measure"], r["stance"], r["target"])
+               == ("raw", "share_of_stance", "blame", "managers"))
+    blame = summary.overall.stance_count("blame")
+    assert raw["value"] == 0.0 and raw["high"] == pytest.approx(1 - 0.025 ** (1 / blame), abs=1e-6)
+    assert any(r["out_of_range"] for r in rows if r["method"] == "adjusted")
+    assert all(r["value"] is None for r in rows if r["method"] == "adjusted" and r["out_of_range"])

@@ -87,3 +87,25 @@ def bootstrap_intervals(
                 interval = np.nanpercentile(values, q, axis=0)
             result.setdefault(name, []).append(interval)
     return {name: np.concatenate(parts, axis=1) for name, parts in result.items()}
+
+
+def widen_collapsed(values: np.ndarray, ci: np.ndarray, denominators: np.ndarray, level: float = LEVEL) -> np.ndarray:
+    """Intervals that collapsed onto 0% or 100% get an exact binomial far bound.
+
+    When no sentence (or every sentence) of a group has a label, every bootstrap resample
+    agrees and the percentile interval is 0.0-0.0: that reads as certainty, but it only says
+    none of `denominators` sentences had it. Clopper-Pearson for 0 of n gives the upper bound
+    1 - (alpha/2)^(1/n) (and symmetrically for n of n); other intervals are returned as they are.
+    values (...), ci (2, ...), denominators (...) sentence counts behind each share.
+    """
+    ci = np.array(ci, dtype=float, copy=True)
+    values = np.asarray(values, dtype=float)
+    n = np.asarray(denominators, dtype=float)
+    collapsed = np.isfinite(values) & np.isfinite(ci[0]) & (ci[1] - ci[0] <= 1e-12) & (n >= 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = np.power((1 - level) / 2, 1 / np.where(n >= 1, n, 1))
+    at_zero = collapsed & (values <= 1e-12)
+    at_one = collapsed & (values >= 1 - 1e-12)
+    ci[1] = np.where(at_zero, 1 - bound, ci[1])
+    ci[0] = np.where(at_one, bound, ci[0])
+    return ci

@@ -24,8 +24,8 @@ import numpy as np
 from ..errors import PipelineError
 from ..records import STANCES, TARGETS
 from .adjust import Confusion, estimates, load_confusion
-from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, MIN_DOCS_FOR_CI, bootstrap_intervals
-from .counting import N_FEATURES, N_STANCES, N_TARGETS, TARGETED, count_vectors
+from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, MIN_DOCS_FOR_CI, bootstrap_intervals, widen_collapsed
+from .counting import N_FEATURES, N_STANCES, N_TARGETS, TARGETED, TARGETED_INDEX, count_vectors, split_counts
 from .ppi import ppi_estimates
 from .reading import UNDATED, GoldSample, Predictions, read_gold, read_predictions
 
@@ -99,6 +99,24 @@ def _group_order(dimension: str, groups: list[Group]) -> list[Group]:
     return sorted(groups, key=lambda g: (-g.n, g.key))
 
 
+def share_denominators(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """The number of sentences behind each share of a count vector (see counting.shares)."""
+    n, stance_counts, target_counts = split_counts(counts)
+    by_stance = np.broadcast_to(stance_counts[TARGETED_INDEX][:, None], target_counts.shape)
+    return {"stance_share": np.full(N_STANCES, n), "of_stance": by_stance, "of_all": np.full(target_counts.shape, n)}
+
+
+def _widen(est: dict[str, np.ndarray], ci: dict[str, np.ndarray], counts: np.ndarray) -> dict[str, np.ndarray]:
+    out = dict(ci)
+    for name, denominators in share_denominators(counts).items():
+        out[name] = widen_collapsed(est[name], ci[name], denominators)
+    return out
+
+
+def _collapsed(ci: np.ndarray) -> np.ndarray:
+    return np.isfinite(ci[0]) & (ci[1] - ci[0] <= 1e-12)
+
+
 def _sum_rows(row_index: np.ndarray, n_rows: int, values: np.ndarray) -> np.ndarray:
     out = np.zeros((n_rows, *values.shape[1:]), dtype=values.dtype)
     np.add.at(out, row_index, values)
@@ -170,6 +188,11 @@ def summarize(
         )
         for g, (dimension, key) in enumerate(labels)
     ]
+    for group in groups:
+        group.ci = _widen(group.est, group.ci, group.counts)
+        if confusion is not None:  # an adjusted interval collapsed onto one value is no estimate either
+            for name in ("stance_share", "of_stance", "of_all"):
+                group.est[f"{name}_adj_out"] = group.est[f"{name}_adj_out"] | _collapsed(group.ci[f"{name}_adj"])
     if sample is not None:
         _add_ppi(groups, sample, per_sentence, inverse, len(sentence_groups), row_counts, row_doc, row_group,
                  resamples=resamples, seed=seed)
@@ -195,6 +218,9 @@ def _add_ppi(groups, sample: GoldSample, per_sentence, inverse, n_dimensions, ro
     labelled[sample.index] = 1.0
     row_delta = _sum_rows(inverse, n_rows, np.concatenate([delta] * n_dimensions))
     row_labelled_sentences = _sum_rows(inverse, n_rows, np.concatenate([labelled] * n_dimensions))
+    gold = np.zeros((n, N_FEATURES))
+    gold[sample.index] = count_vectors(sample.stance, sample.targets)
+    row_gold = _sum_rows(inverse, n_rows, np.concatenate([gold] * n_dimensions))
     if sample.unit == "doc":  # units are documents: each (group, document) piece is one unit
         row_units = np.ones(n_rows)
         row_labelled = sample.labelled_docs[row_doc].astype(float)
@@ -206,8 +232,11 @@ def _add_ppi(groups, sample: GoldSample, per_sentence, inverse, n_dimensions, ro
         resamples=resamples, seed=seed,
     )
     labelled_per_group = np.bincount(row_group, weights=row_labelled_sentences, minlength=len(groups))
+    gold_per_group = np.zeros((len(groups), N_FEATURES))
+    np.add.at(gold_per_group, row_group, row_gold)
     for g, group in enumerate(groups):
         group.ppi = {name: values[g] for name, values in point.items()}
-        group.ppi_ci = {name: values[:, g] for name, values in ci.items()}
+        # collapsed onto 0% or 100%: bounded by what the labelled sentences alone can show
+        group.ppi_ci = _widen(group.ppi, {name: values[:, g] for name, values in ci.items()}, gold_per_group[g])
         group.n_labelled_docs = int(n_labelled_docs[g])
         group.n_labelled = int(labelled_per_group[g])

@@ -129,7 +129,9 @@ HOW_TO_READ_COUNTS = (
     "A sentence that blames two targets counts once for each. '% of blame' is the share of blame "
     "sentences naming the target (so a column can sum to more than 100%); '% of all' is the share of "
     "all counted sentences that blame the target. Boilerplate sentences are never counted. The "
-    "'sentences' column counts the model's labels."
+    "'sentences' column counts the model's labels. When every bootstrap resample agrees on 0% or 100% "
+    "(no sentence, or every one, has the label) the interval's far end is the exact binomial bound for "
+    "that many sentences, so a 0% is never shown as certain."
 )
 HOW_TO_READ_PPI = (
     "Corrected by sample (prediction-powered inference, Angelopoulos et al. 2023): for each count, "
@@ -146,7 +148,8 @@ HOW_TO_READ_ADJUSTED = (
     "observed = confusion^T × true by least squares; each target's share among blame (defence) "
     "sentences is (observed − fpr) / (tpr − fpr). Those rates need not hold on other documents, and "
     "the inversion amplifies any difference: where it lands outside 0–100% the figure is shown as "
-    f"'{OUT_OF_RANGE}' (the rates do not fit these documents), not as a certain 0% or 100%. "
+    f"'{OUT_OF_RANGE}' (the rates do not fit these documents), not as a certain 0% or 100%; so is a "
+    "figure whose interval collapses onto a single value. "
     "Their intervals cover the sampling of documents only, not the error in the rates."
 )
 ADJUSTED_WARNING = (
