@@ -140,6 +140,7 @@ COMMANDS: dict[str, tuple[str, str | None]] = {
     "evaluate-model": ("evaluate --model {model} --test {in} --bootstrap 20 -o {out}", "{tmp}/report"),
     "agree": ("agree {in} {labels_file} -o {out}", "{tmp}/agreement"),
     "summarize": ("summarize {in} --resamples 20 -o {out}", "{tmp}/summary"),
+    "sample": ("sample {in} -n 1 -o {out}", "{tmp}/sample.jsonl"),
     "review": ("review {in} --script q", None),
     "review-html": ("review {in} --html {out}", "{tmp}/page.html"),
     "export": ("export {in} -o {out}", "{tmp}/tasks.csv"),
@@ -286,6 +287,20 @@ CASES: list[tuple[str, str, object]] = [
     ("summarize", "mistyped-field", E("in.jsonl:2", "must be a list")),
     ("summarize", "unknown-label", E("in.jsonl:2", "unknown stance 'angry'")),
     ("summarize", "duplicate-id", E("in.jsonl:2", "duplicate id", "line 1")),
+    # sample
+    ("sample", "good", OK),
+    ("sample", "empty", E("in.jsonl", "empty")),
+    ("sample", "folder-no-jsonl", E("labels", "is a folder")),
+    ("sample", "binary", E("in.jsonl:1", "not UTF-8")),
+    ("sample", "latin1", E("in.jsonl:5", "not UTF-8")),
+    ("sample", "bom", OK),
+    ("sample", "crlf", OK),
+    ("sample", "1mb-line", OK),
+    ("sample", "malformed", E("in.jsonl:2", "not valid JSON")),
+    ("sample", "missing-field", E("in.jsonl:2", "no 'stance'")),
+    ("sample", "mistyped-field", E("in.jsonl:2", "must be a list")),
+    ("sample", "unknown-label", E("in.jsonl:2", "unknown stance 'angry'")),
+    ("sample", "duplicate-id", E("in.jsonl:2", "duplicate id", "line 1")),
     # review (the terminal session never starts on bad input; no journal is left)
     ("review", "empty", E("in.jsonl", "no records")),
     ("review", "folder-no-jsonl", E("labels", "is not a file")),
@@ -502,7 +517,10 @@ def check_success(world, command: str, kind: str, source: Path, out: Path | None
         agreement = json.loads((out / "agreement.json").read_text(encoding="utf-8"))
         assert agreement["n_shared"] == len(LABELS)
     elif command == "summarize":
-        assert (out / "summary.md").is_file()
+        assert (out / "summary.md").is_file() and (out / "summary.json").is_file()
+    elif command == "sample":
+        records = [r for _, r in read_jsonl(out)]
+        assert records and all(r["sample"]["unit"] == "doc" and "stance" not in r for r in records)
     elif command == "review-html":
         assert "<html" in out.read_text(encoding="utf-8")
     elif command == "export":
@@ -514,7 +532,7 @@ def check_success(world, command: str, kind: str, source: Path, out: Path | None
 # ---------------------------------------------------------------------------------------------
 # output paths: a folder that does not exist, the input itself, a folder holding the input
 
-FILE_OUTPUTS = ["segment", "predict", "review-html", "export", "import"]
+FILE_OUTPUTS = ["segment", "predict", "review-html", "export", "import", "sample"]
 
 
 @pytest.mark.parametrize("command", [*FILE_OUTPUTS, "train", "summarize"])
@@ -544,7 +562,8 @@ def test_report_folders_are_created_with_their_parents(world, tmp_path, command)
 @pytest.mark.parametrize(
     ("command", "fragment"),
     [("segment", "same as an input"), ("predict", "same as an input"), ("review-html", "same as an input"),
-     ("export", "same as an input"), ("import", "same as an input"), ("train", "not a model folder"),
+     ("export", "same as an input"), ("import", "same as an input"), ("sample", "same as an input"),
+     ("train", "not a model folder"),
      ("evaluate", "not a folder"), ("evaluate-model", "not a folder"), ("agree", "not a folder"),
      ("summarize", "not a folder")],
 )

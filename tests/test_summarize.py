@@ -336,7 +336,11 @@ def test_cli_with_model_shows_adjusted(predictions, tmp_path):
     assert "adjusted (95% CI)" in md and "Adjusted with the cross-validated confusion figures" in md
     assert "Warning: the error rates come from model feedface" in md  # predictions name another model
     rows = list(csv.DictReader((out / "summary.csv").open()))
-    assert all(r["adjusted"] != "" for r in rows if r["stance"] != "neutral" or r["target"] == "(any)")
+    shown = [r for r in rows if r["stance"] != "neutral" or r["target"] == "(any)"]
+    # every adjusted figure is given, except where the inversion left 0-100%: flagged, never a clipped 0%
+    assert all((r["adjusted"] != "") == (r["adjusted_out_of_range"] == "false") for r in shown)
+    assert any(r["adjusted_out_of_range"] == "true" for r in shown)  # no blame of inspectors, fpr 0.05
+    assert "out of range" in md and "sensitivity check" in md
     assert not (out / "timeline.png").exists() or "timeline.png" in md
 
 

@@ -60,6 +60,7 @@ from . import (  # noqa: E402,F401
     evaluate_cmd,
     predict_cmd,
     review_cmd,
+    sample_cmd,
     segment_cmd,
     summarize_cmd,
     train_cmd,

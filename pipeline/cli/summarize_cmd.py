@@ -36,21 +36,35 @@ def summarize_command(
     model: Path | None = typer.Option(
         None,
         "--model",
-        help="Model folder whose config.json holds cross-validated confusion figures, "
-        "to adjust the raw counts for classifier error.",
+        help="Model folder whose config.json holds cross-validated confusion figures: adds raw counts "
+        "adjusted by those error rates, as a sensitivity check (they were measured on other documents).",
+    ),
+    gold: Path | None = typer.Option(
+        None,
+        "--gold",
+        help="A random sample of these predictions labelled by hand (`pipeline sample`, then "
+        "`pipeline review`): corrects the figures for the model's errors on this corpus (PPI).",
     ),
     resamples: int = typer.Option(DEFAULT_RESAMPLES, min=1, help="Bootstrap resamples of documents."),
     seed: int = typer.Option(DEFAULT_SEED, help="Random seed of the bootstrap."),
 ) -> None:
-    """Count blame and defence per target, overall and per group, with 95% intervals and adjusted figures."""
+    """Count blame and defence per target, overall and per group, with 95% intervals.
+
+    With --gold, a hand-labelled random sample of the same predictions corrects the figures
+    (prediction-powered inference): those are the headline. Writes summary.md, .html, .csv,
+    .json and PNG plots.
+    """
     from ..summarize import check_output_folder, summarize, write_summary
 
     check_output_folder(output)  # before the work, so a typo in -o fails at once
-    summary = summarize(predictions, by, model, resamples=resamples, seed=seed)
+    summary = summarize(predictions, by, model, gold=gold, resamples=resamples, seed=seed)
     written = write_summary(summary, output)
     p = summary.predictions
     progress(
         f"summarized {len(p)} sentence(s) from {len(p.doc_ids)} document(s) "
         f"({p.n_boilerplate} boilerplate excluded); wrote {len(written)} file(s) to {output}"
     )
+    if summary.gold is not None:
+        progress(f"labelled sample: {len(summary.gold)} sentence(s) in {summary.gold.n_docs} document(s); "
+                 f"headline: {'corrected by sample' if summary.overall.headline == 'ppi' else 'raw'}")
     progress(f"read {output / 'summary.md'} or open {output / 'summary.html'}")

@@ -6,20 +6,19 @@ metrics.json (``render_markdown(json.load(...))`` gives report.md back byte for 
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import reportdoc
 from ..errors import InputError
 from ..records import STANCES, TARGETS, atomic_write_bytes, atomic_write_text
+from ..reportdoc import table
+from .report_plots import make_plots, slug
 
 SCHEMA_VERSION = 1
 WORST_SHOWN = 5
@@ -93,10 +92,6 @@ def fmt_pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.0f}%"
 
 
-def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "backend"
-
-
 def _short(text: str, limit: int = 120) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -112,9 +107,7 @@ def _labels(stance: str, targets: Sequence[str]) -> str:
 #   ("list", items)
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric_from: int = 1) -> tuple:
-    aligns = ["left"] * min(numeric_from, len(headers)) + ["right"] * max(len(headers) - numeric_from, 0)
-    return ("table", headers, rows, aligns)
+_table = table
 
 
 def _backend_names(metrics: dict) -> list[str]:
@@ -493,289 +486,12 @@ def build_document(metrics: dict) -> list[tuple]:
     return blocks
 
 
-# ---------------------------------------------------------------------------------------------
-# Markdown
-
-
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _md_table(headers: list[str], rows: list[list[str]], aligns: list[str]) -> str:
-    cells = [[_md_cell(h) for h in headers]] + [[_md_cell(c) for c in row] for row in rows]
-    widths = [max(3, *(len(row[i]) for row in cells)) for i in range(len(headers))]
-
-    def line(row: list[str]) -> str:
-        parts = [
-            c.rjust(w) if a == "right" else c.ljust(w) for c, w, a in zip(row, widths, aligns, strict=True)
-        ]
-        return "| " + " | ".join(parts) + " |"
-
-    rule = (
-        "|"
-        + "|".join(
-            ("-" * (w + 1) + ":") if a == "right" else ("-" * (w + 2))
-            for w, a in zip(widths, aligns, strict=True)
-        )
-        + "|"
-    )
-    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
-
-
 def render_markdown(metrics: dict) -> str:
-    parts = []
-    for block in build_document(metrics):
-        kind = block[0]
-        if kind == "h1":
-            parts.append(f"# {block[1]}")
-        elif kind == "h2":
-            parts.append(f"## {block[1]}")
-        elif kind == "h3":
-            parts.append(f"### {block[1]}")
-        elif kind == "p":
-            parts.append(block[1])
-        elif kind == "table":
-            parts.append(_md_table(block[1], block[2], block[3]))
-        elif kind == "img":
-            if block[1] in metrics.get("plots", []):
-                parts.append(f"![{block[2]}]({block[1]})")
-        elif kind == "imgs":
-            shown = [f"![{alt}]({file})" for file, alt in block[1] if file in metrics.get("plots", [])]
-            if shown:
-                parts.append(" ".join(shown))
-        elif kind == "list":
-            parts.append("\n".join(f"- {item}" for item in block[1]))
-    return "\n\n".join(parts) + "\n"
-
-
-# ---------------------------------------------------------------------------------------------
-# HTML
-
-CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px; margin: 2em auto;
-       padding: 0 1em; color: #1f2328; line-height: 1.45; }
-h1 { border-bottom: 2px solid #d0d7de; padding-bottom: .3em; }
-h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2em; margin-top: 2em; }
-table { border-collapse: collapse; margin: .8em 0 1.2em; font-size: 14px; }
-th, td { border: 1px solid #d0d7de; padding: 4px 9px; vertical-align: top; }
-th { background: #f6f8fa; text-align: left; }
-tr:nth-child(even) td { background: #fbfcfd; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-code { font-size: 90%; background: #f3f4f6; padding: 0 .25em; border-radius: 3px; }
-img { max-width: 100%; height: auto; display: block; margin: .6em 0 1.4em; }
-figure { margin: 0; }
-.gallery { display: flex; flex-wrap: wrap; gap: 12px; margin: .6em 0 1.4em; }
-.gallery img { width: 340px; max-width: 100%; margin: 0; }
-"""
-
-
-def _inline_html(text: str) -> str:
-    escaped = html.escape(str(text), quote=False)
-    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
+    return reportdoc.render_markdown(build_document(metrics), metrics.get("plots", []))
 
 
 def render_html(metrics: dict, images: dict[str, bytes]) -> str:
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        "<title>Evaluation report</title>",
-        f"<style>{CSS}</style></head><body>",
-    ]
-    for block in build_document(metrics):
-        kind = block[0]
-        if kind in ("h1", "h2", "h3"):
-            out.append(f"<{kind}>{_inline_html(block[1])}</{kind}>")
-        elif kind == "p":
-            out.append(f"<p>{_inline_html(block[1])}</p>")
-        elif kind == "table":
-            headers, rows, aligns = block[1], block[2], block[3]
-            cls = [' class="num"' if a == "right" else "" for a in aligns]
-            out.append("<table><thead><tr>")
-            out.append("".join(f"<th{c}>{_inline_html(h)}</th>" for h, c in zip(headers, cls, strict=True)))
-            out.append("</tr></thead><tbody>")
-            for row in rows:
-                cells = "".join(f"<td{c}>{_inline_html(v)}</td>" for v, c in zip(row, cls, strict=True))
-                out.append(f"<tr>{cells}</tr>")
-            out.append("</tbody></table>")
-        elif kind == "img" and block[1] in images:
-            data = base64.b64encode(images[block[1]]).decode("ascii")
-            out.append(
-                f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(block[2])}"></figure>'
-            )
-        elif kind == "imgs":
-            figures = [
-                f'<img src="data:image/png;base64,{base64.b64encode(images[file]).decode("ascii")}" '
-                f'alt="{html.escape(alt)}">'
-                for file, alt in block[1]
-                if file in images
-            ]
-            if figures:
-                out.append('<div class="gallery">' + "".join(figures) + "</div>")
-        elif kind == "list":
-            out.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in block[1]) + "</ul>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
-
-
-# ---------------------------------------------------------------------------------------------
-# plots (matplotlib's Agg canvas through Figure: no pyplot state, no display needed)
-
-COLORS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    return buffer.getvalue()
-
-
-def plot_confusion(name: str, matrix: list[list[int]]) -> bytes:
-    from matplotlib.figure import Figure
-
-    counts = np.asarray(matrix, dtype=float)
-    rows = counts.sum(axis=1, keepdims=True)
-    share = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
-    fig = Figure(figsize=(4.6, 3.9))
-    ax = fig.add_subplot()
-    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(STANCES)), STANCES)
-    ax.set_yticks(range(len(STANCES)), STANCES)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("gold")
-    ax.set_title(f"{name}: stance confusion")
-    for i in range(len(STANCES)):
-        for j in range(len(STANCES)):
-            color = "white" if share[i, j] > 0.6 else "#1f2328"
-            ax.text(
-                j,
-                i,
-                f"{int(counts[i, j])}\n{100 * share[i, j]:.0f}%",
-                ha="center",
-                va="center",
-                color=color,
-                fontsize=9,
-            )
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of gold row")
-    return _png(fig)
-
-
-def plot_reliability(bins_by_backend: dict[str, list[dict]]) -> bytes:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 6.2))
-    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.1]})
-    top.plot([0, 1], [0, 1], color="#888888", linestyle="--", linewidth=1, label="perfect calibration")
-    n = len(bins_by_backend)
-    width = 0.1 / max(n, 1) * 0.9
-    for k, (name, bins) in enumerate(bins_by_backend.items()):
-        color = COLORS[k % len(COLORS)]
-        xs = [b["confidence"] for b in bins if b["count"]]
-        ys = [b["accuracy"] for b in bins if b["count"]]
-        top.plot(xs, ys, marker="o", color=color, label=name, linewidth=1.5, markersize=4)
-        centers = [b["lo"] + 0.005 + width * (k + 0.5) for b in bins]
-        bottom.bar(centers, [b["count"] for b in bins], width=width, color=color)
-    top.set_xlim(0, 1)
-    top.set_ylim(0, 1.02)
-    top.set_ylabel("accuracy in bin")
-    top.set_title("Reliability of the stance (10 equal-width bins)")
-    top.legend(loc="upper left", fontsize=8)
-    top.grid(alpha=0.3)
-    bottom.set_xlabel("confidence (probability of the predicted stance)")
-    bottom.set_ylabel("sentences")
-    bottom.set_xticks(np.linspace(0, 1, 11))
-    bottom.grid(alpha=0.3, axis="y")
-    return _png(fig)
-
-
-def plot_learning_curve(curve: dict) -> bytes:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.2, 4.0))
-    ax = fig.add_subplot()
-    xs = [100 * p["fraction"] for p in curve["points"]]
-    for k, (key, label) in enumerate(
-        (("stance_macro_f1", "stance macro-F1"), ("target_micro_f1", "target micro-F1"))
-    ):
-        color = COLORS[k]
-        ys = [p[key]["value"] for p in curve["points"]]
-        ys = [np.nan if y is None else y for y in ys]
-        ax.plot(xs, ys, marker="o", color=color, label=label)
-        lows = [np.nan if p[key]["ci_low"] is None else p[key]["ci_low"] for p in curve["points"]]
-        highs = [np.nan if p[key]["ci_high"] is None else p[key]["ci_high"] for p in curve["points"]]
-        ax.fill_between(xs, lows, highs, color=color, alpha=0.15, linewidth=0)
-    ax.set_xticks(xs, [f"{x:.0f}%" for x in xs])
-    ax.set_xlabel("share of each fold's training documents")
-    ax.set_ylabel("score (band: 95% CI)")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"Learning curve: {curve['backend']}")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    return _png(fig)
-
-
-def plot_target_f1(backends: dict[str, dict]) -> bytes:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(8.4, 4.2))
-    ax = fig.add_subplot()
-    n = len(backends)
-    width = 0.8 / max(n, 1)
-    x = np.arange(len(TARGETS))
-    for k, (name, result) in enumerate(backends.items()):
-        per = result["targets"]["per_target"]
-        values, low_err, high_err, missing = [], [], [], []
-        for j, t in enumerate(TARGETS):
-            f1 = per[t]["f1"]
-            ci = per[t].get("f1_ci") or [None, None]
-            if f1 is None:
-                missing.append(j)
-                values.append(0.0)
-                low_err.append(0.0)
-                high_err.append(0.0)
-                continue
-            values.append(f1)
-            low_err.append(max(f1 - ci[0], 0.0) if ci[0] is not None else 0.0)
-            high_err.append(max(ci[1] - f1, 0.0) if ci[1] is not None else 0.0)
-        positions = x - 0.4 + width * (k + 0.5)
-        ax.bar(
-            positions,
-            values,
-            width=width * 0.95,
-            color=COLORS[k % len(COLORS)],
-            label=name,
-            yerr=[low_err, high_err],
-            capsize=2,
-            error_kw={"elinewidth": 0.9, "ecolor": "#333333"},
-        )
-        for j, value in enumerate(values):
-            if j not in missing and value == 0:
-                ax.text(positions[j], 0.01, "0", ha="center", va="bottom", fontsize=7, color="#555555")
-        for j in missing:
-            ax.text(
-                positions[j], 0.01, "n/a", ha="center", va="bottom", fontsize=7, rotation=90, color="#555555"
-            )
-    ax.set_xticks(x, [t.replace("_", " ") for t in TARGETS])
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("F1 (error bars: 95% CI)")
-    ax.set_title("Per-target F1")
-    ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8, ncol=min(n, 5), loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
-    return _png(fig)
-
-
-def make_plots(metrics: dict) -> dict[str, bytes]:
-    images: dict[str, bytes] = {}
-    for name, result in metrics["backends"].items():
-        images[f"confusion_{slug(name)}.png"] = plot_confusion(name, result["stance"]["confusion"])
-    images["reliability.png"] = plot_reliability(
-        {name: result["calibration"]["bins"] for name, result in metrics["backends"].items()}
-    )
-    images["target_f1.png"] = plot_target_f1(metrics["backends"])
-    lc = metrics.get("learning_curve")
-    if lc and lc.get("points"):
-        images["learning_curve.png"] = plot_learning_curve(lc)
-    return images
+    return reportdoc.render_html(build_document(metrics), images, "Evaluation report")
 
 
 # ---------------------------------------------------------------------------------------------
