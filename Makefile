@@ -35,11 +35,11 @@ demo: $(STAMP)
 	$(BIN)/pipeline segment seeds -o $(OUT)/sentences.jsonl
 	@echo "== 2/6 validate the labels against the segmented seeds"
 	$(BIN)/pipeline validate labels --seeds seeds
-	@echo "== 3/6 train every backend (document-held-out cross-validation inside)"
+	@echo "== 3/6 train every backend (held-out sources inside: seeds, written batch 1, written batch 2)"
 	@for backend in $(BACKENDS); do \
 		$(BIN)/pipeline train --backend $$backend --labels labels -o models/$$backend || exit 1; \
 	done
-	@echo "== 4/6 predict the seeds with the best cross-validated model"
+	@echo "== 4/6 predict the seeds with the best held-out model"
 	$(BIN)/python scripts/best_model.py models > $(OUT)/best_model.txt
 	@echo "best model: $$(cat $(OUT)/best_model.txt)"
 	$(BIN)/pipeline predict $(OUT)/sentences.jsonl --model $$(cat $(OUT)/best_model.txt) -o $(OUT)/predictions.jsonl
