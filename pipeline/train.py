@@ -1,8 +1,9 @@
 """`pipeline train`: labelled records in, a model folder out.
 
-Steps: read gold and written labels; cross-validate with whole documents held out (the
-same folds evaluate uses) to get out-of-fold scores; tune per-target thresholds and the
-stance temperature on them;
+Steps: read gold and written labels; hold whole sources out (the seeds, each batch of
+written documents; gold documents when there are no written documents: the same folds
+evaluate uses) to get out-of-fold scores; fit the stance temperature on them (and tune
+per-target thresholds when asked);
 measure the cross-validated scores and confusion (saved for the model card and for
 adjusted counts in `summarize`); fit the final model on everything; save.
 Role-swap augmentation is applied inside each training fold only, so no text of a held-out

@@ -16,6 +16,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from ..actors.context import load_tracker, save_tracker
 from ..errors import PipelineError
 from ..lexicon import Lexicon
 from ..records import NEUTRAL, STANCES, TARGETS, Record
@@ -48,18 +49,6 @@ def _actor_block(records: list[Record], tracker, weight: float) -> np.ndarray:
     if missing:
         annotate_documents(missing, tracker)
     return feature_matrix(records) * weight
-
-
-def _save_tracker(folder: Path, tracker) -> list[str]:
-    from ..actors.context import save_tracker
-
-    return save_tracker(folder, tracker)
-
-
-def _load_tracker(folder: Path, settings: dict[str, Any]):
-    from ..actors.context import load_tracker
-
-    return load_tracker(folder, settings)
 
 
 def _lexicon_from_settings(settings: dict[str, Any]) -> Lexicon:
@@ -156,13 +145,13 @@ class LexiconClassifier(Classifier):
         return Probabilities(stance, targets)
 
     def save_parts(self, folder):
-        return _save_lexicon(folder, self.lexicon) + _save_tracker(folder, self.tracker)
+        return _save_lexicon(folder, self.lexicon) + save_tracker(folder, self.tracker)
 
     @classmethod
     def load_parts(cls, folder, settings):
         model = cls(settings=settings)
         model.lexicon = _load_lexicon(folder)
-        model.tracker = _load_tracker(folder, settings)
+        model.tracker = load_tracker(folder, settings)
         return model
 
 
@@ -317,7 +306,7 @@ class TfidfClassifier(Classifier):
         (folder / "vocabulary.json").write_text(json.dumps(vocab), encoding="utf-8")
         names = ["weights.safetensors", "vocabulary.json"]
         names += _save_lexicon(folder, self.lexicon)
-        names += _save_tracker(folder, self.tracker)
+        names += save_tracker(folder, self.tracker)
         return names
 
     @classmethod
@@ -330,7 +319,7 @@ class TfidfClassifier(Classifier):
                                          arrays.pop("char_idf"))
         model.heads = LinearHeads.from_arrays(arrays)
         model.lexicon = _load_lexicon(folder) if settings.get("lexicon_features", True) else None
-        model.tracker = _load_tracker(folder, settings)
+        model.tracker = load_tracker(folder, settings)
         return model
 
 
@@ -412,7 +401,7 @@ class EmbedClassifier(Classifier):
         save_encoder(self.tokenizer, self.encoder, folder / "encoder")
         names = ["heads.safetensors"]
         names += _save_lexicon(folder, self.lexicon)
-        names += _save_tracker(folder, self.tracker)
+        names += save_tracker(folder, self.tracker)
         return names
 
     @classmethod
@@ -421,5 +410,5 @@ class EmbedClassifier(Classifier):
         model._load_encoder(folder / "encoder")
         model.heads = LinearHeads.from_arrays(load_file(str(folder / "heads.safetensors")))
         model.lexicon = _load_lexicon(folder) if settings.get("lexicon_features", True) else None
-        model.tracker = _load_tracker(folder, settings)
+        model.tracker = load_tracker(folder, settings)
         return model

@@ -25,9 +25,10 @@ def train(
                                         help="Give the model each sentence's document context (the actor tracker)."),
     tune_thresholds: bool = typer.Option(False, "--tune-thresholds/--no-tune-thresholds",
                                          help="Per-target thresholds tuned on held-out folds (default: 0.5)."),
-    cv: bool = typer.Option(True, "--cv/--no-cv", help="Cross-validate to tune thresholds and score the model."),
+    cv: bool = typer.Option(True, "--cv/--no-cv",
+                            help="Hold sources out to score the model and fit its stance temperature."),
 ) -> None:
-    """Train a model folder with cross-validated thresholds and a model card."""
+    """Train a model folder, scored on held-out sources, with a model card."""
     from ..train import train_model
 
     settings: dict = {"augment": augment, "tune_thresholds": tune_thresholds}

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, PipelineError
+from ..modelio import file_sha256
 from ..parquet_records import PARQUET_SUFFIX, concat_parquet, parquet_rows
 from ..records import _mkstemp_beside, _replace_on_success, atomic_write_bytes, atomic_write_text, check_output_path
 
@@ -39,14 +40,6 @@ def input_stats(paths: list[str]) -> list[dict[str, Any]]:
         info = os.stat(path)
         stats.append({"path": path, "bytes": info.st_size, "mtime_ns": info.st_mtime_ns})
     return stats
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ShardedOutput:
@@ -127,7 +120,7 @@ class ShardedOutput:
                 todo.append(shard)
             elif "sha256" not in shard:  # finished after the manifest was last saved
                 count = parquet_rows(path) if self.format == "parquet" else _count_lines(path)
-                shard.update(sentences=count, sha256=_sha256(path))
+                shard.update(sentences=count, sha256=file_sha256(path))
         return todo
 
     def write_shard(self, index: int, payload: bytes, count: int) -> None:
