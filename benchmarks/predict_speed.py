@@ -11,8 +11,8 @@ Usage (2 CPU cores, no network; every model is read from a local folder):
 it was measured on (model name and the instruction sets that matter: AVX2, AVX-512, VNNI,
 AVX-512 BF16, AMX), which also goes into the JSON.
 
-One run, on the same N sentences (the segmented seed documents, resampled with a fixed seed
-to N, so the length distribution is that of real blog sentences), measures:
+One run, on the same N sentences (copies of the segmented seed documents, whole and in reading
+order, cut at N, so the length distribution is that of real blog sentences), measures:
 
 (a) reference: what a user would otherwise write: transformers' text-classification
     ``pipeline(...)``, batch size 32, no sorting, over a ``BertForSequenceClassification``
@@ -102,21 +102,27 @@ def seed_sentences(seeds: Path) -> list[dict[str, Any]]:
 
 
 def benchmark_records(seeds: Path, n: int, seed: int = 0) -> list[dict[str, Any]]:
-    """N sentence records: the seed sentences, shuffled and repeated with a fixed seed."""
-    base = seed_sentences(seeds)
+    """N sentence records: copies of whole seed documents (sentences in reading order, as
+    ``pipeline segment`` writes them), the documents in an order shuffled with a fixed seed,
+    cut at N. Whole documents matter: the actor tracker reads a document at a time, so
+    shuffled sentences would make every sentence a document of its own."""
+    documents: dict[str, list[dict[str, Any]]] = {}
+    for record in seed_sentences(seeds):
+        documents.setdefault(record["doc_id"], []).append(record)
     rng = random.Random(seed)
     out: list[dict[str, Any]] = []
     copy = 0
     while len(out) < n:
-        order = list(range(len(base)))
+        order = sorted(documents)
         rng.shuffle(order)
-        for i in order[: n - len(out)]:
-            record = dict(base[i])
-            record["id"] = f"{record['doc_id']}~{copy}:{record['id'].rsplit(':', 1)[1]}"
-            record["doc_id"] = f"{record['doc_id']}~{copy}"
-            out.append(record)
+        for doc_id in order:
+            for base in documents[doc_id]:
+                record = dict(base)
+                record["id"] = f"{doc_id}~{copy}:{record['id'].rsplit(':', 1)[1]}"
+                record["doc_id"] = f"{doc_id}~{copy}"
+                out.append(record)
         copy += 1
-    return out
+    return out[:n]
 
 
 def write_jsonl(records: list[dict[str, Any]], path: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import tomllib
 
 from .errors import InputError
+from .phrase_regex import compile_phrases
 from .records import TARGETS
 
 DEFAULT_LEXICON_PATH = Path(__file__).resolve().parent.parent / "labels" / "actors.toml"
@@ -24,15 +25,7 @@ CUE_KINDS = ("blame", "defend", "negators")
 
 
 def _pattern(phrases: list[str]) -> re.Pattern[str] | None:
-    parts = []
-    for phrase in sorted({p.strip().lower() for p in phrases if p.strip()}, key=len, reverse=True):
-        if phrase.endswith("*"):
-            parts.append(re.escape(phrase[:-1]) + r"[\w'’-]*")
-        else:
-            parts.append(re.escape(phrase))
-    if not parts:
-        return None
-    return re.compile(r"(?<![\w])(?:" + "|".join(parts) + r")(?![\w])")
+    return compile_phrases({p.strip().lower() for p in phrases if p.strip()}, before=r"(?<![\w])", after=r"(?![\w])")
 
 
 def read_toml(path: Path, kind: str) -> dict[str, Any]:

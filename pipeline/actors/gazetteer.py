@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..lexicon import read_toml
+from ..phrase_regex import compile_phrases
 from ..records import TARGETS
 
 DEFAULT_GAZETTEER_PATH = Path(__file__).resolve().parent.parent.parent / "labels" / "people.toml"
@@ -122,8 +123,8 @@ class Gazetteer:
                 by_name.setdefault(name, person)  # the first person listed keeps a shared variant
         if not by_name:
             return None, {}
-        names = sorted(by_name, key=len, reverse=True)
-        pattern = re.compile(r"(?<![\w’'-])(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w-])")
+        # Longest names first (a trie: see phrase_regex), names never end in a wildcard.
+        pattern = compile_phrases(by_name, before=r"(?<![\w’'-])", after=r"(?![\w-])", star=False)
         return pattern, by_name
 
     def find(self, text: str) -> list[tuple[int, int, Person]]:

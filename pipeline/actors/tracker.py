@@ -269,11 +269,11 @@ class ActorTracker:
                 break
             title |= set(named) | set(resolved)
         contexts = []
-        window: list[set[str]] = []  # actors of earlier sentences, most recent last
+        window: list[set[str]] = []  # actors of the last two non-boilerplate sentences
+        recent: set[str] = set()  # actors of the latest earlier sentence that had any
         for record, (named, resolved, references) in zip(records, per_sentence, strict=True):
             own = set(named) | set(resolved)
-            previous = set().union(*window[-2:]) if window else set()
-            recent = next((s for s in reversed(window) if s), set())
+            previous = set().union(*window)
             if own:
                 in_play = own
             elif recent:
@@ -285,5 +285,6 @@ class ActorTracker:
             contexts.append(ActorContext(named, resolved, _ordered(previous), _ordered(recent), _ordered(title),
                                          main, _ordered(in_play), references))
             if not record.get("boilerplate"):
-                window.append(own)
+                window = [*window[-1:], own]
+                recent = own or recent
         return contexts
