@@ -293,10 +293,12 @@ def _next_line_is_meta(text: str, lines: list[_Line], j: int) -> bool:
 def _looks_like_heading(line: str) -> bool:
     stripped = line.strip()
     words = stripped.split()
+    # A quoted sentence ends inside its quotes: '"We did all we could."' is not a heading.
+    core = stripped.rstrip("\"'\u201d\u2019)]") or stripped
     return (
         0 < len(words) <= 16
-        and stripped[-1] not in ".!,;:\u2026"
-        and not stripped.endswith("...")
+        and core[-1] not in ".!,;:\u2026"
+        and not core.endswith("...")
         and (stripped[0].isupper() or stripped[0].isdigit() or stripped[0] in _OPENERS)
     )
 

@@ -654,3 +654,13 @@ def test_capitalised_byline_is_boilerplate_but_a_sentence_starting_with_by_is_no
     assert flags["By Jane Marsh, Political Editor"] is True
     assert flags["By Christmas the council had failed."] is False
     assert records[0]["section"] == "title"
+
+
+def test_a_quoted_sentence_on_its_own_line_is_body_not_a_title():
+    text = ("Council under fire\n\nThe review was published today.\n\n"
+            "\u201cOur staff did everything asked of them.\u201d\n\n"
+            '"Nobody listened."\n\nThe council declined to comment.\n')
+    sections = [(r["text"], r["section"]) for r in segment_document("d", text)]
+    assert sections[0] == ("Council under fire", "title")
+    assert ("\u201cOur staff did everything asked of them.\u201d", "post") in sections
+    assert ('"Nobody listened."', "post") in sections
