@@ -309,6 +309,8 @@ def _wraps(previous: str, following: str) -> bool:
     nxt = following.lstrip()
     if not prev or not nxt or LIST_MARKER.match(following):
         return False
+    if not prev.strip("-\u2013\u2014 "):
+        return False  # a "--" signature separator is a line of its own
     return (prev[-1].isalpha() and prev[-1].islower() or prev[-1] in ",;-(") and nxt[0].islower()
 
 

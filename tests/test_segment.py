@@ -664,3 +664,9 @@ def test_a_quoted_sentence_on_its_own_line_is_body_not_a_title():
     assert sections[0] == ("Council under fire", "title")
     assert ("\u201cOur staff did everything asked of them.\u201d", "post") in sections
     assert ('"Nobody listened."', "post") in sections
+
+
+def test_a_lower_case_signature_is_not_joined_to_the_separator_line():
+    text = "Posted by oldhand on 03/03/2019 at 10:12\nThe managers knew.\n--\noldhand | 32 years in\n"
+    texts = [r["text"] for r in segment_document("d", text)]
+    assert "--" in texts and "oldhand | 32 years in" in texts
