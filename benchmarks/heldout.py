@@ -54,7 +54,7 @@ def genre_folds(records, seed: int = 0):
 
 
 def score(scored, decisions, keep):
-    index = [i for i, r in enumerate(scored) if keep(r)]
+    index = [i for i, r in enumerate(scored) if keep(r, i)]
     if not index:
         return None
     s = cv_summary([scored[i] for i in index], [decisions[i] for i in index])["cv_scores"]
@@ -70,25 +70,41 @@ def main() -> None:
     parser.add_argument("--scheme", default="source", choices=["source", "genre"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--folds", help="hold out only these folds (names, comma-separated), e.g. written-batch3")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting on top of every config (value read as JSON if it parses), e.g. epochs=2")
     args = parser.parse_args()
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except ValueError:
+            overrides[key] = value
     records = load_training_data(args.labels)
     if args.scheme == "source":
         scored, extra, folds = scored_and_folds(records, seed=args.seed)
     else:
         scored, extra, folds = genre_folds(records, args.seed)
+    if args.folds:
+        folds = [f for f in folds if f.name in args.folds.split(",")]
+        if not folds:
+            parser.error(f"no fold named {args.folds}")
+    held = set(np.concatenate([f.test_index for f in folds]).tolist())
     print(f"{args.scheme}: {len(scored)} scored sentences, {len(extra)} training-only, folds: "
           f"{', '.join(f.name or str(len(f.test_docs)) for f in folds)}")
     results = []
     for backend in args.backends.split(","):
         for config in args.configs.split(","):
             started = time.time()
-            settings = dict(CONFIGS[config])
+            settings = {**CONFIGS[config], **overrides}
             oof = out_of_fold(scored, extra, folds, fit_predict_fn(backend, settings), seed=args.seed)
             for thresholds, tune in (("tuned", True), ("0.5", False)):
                 decisions = cross_validated_decisions(oof, scored, folds, tune=tune)
                 row = {"backend": backend, "config": config, "thresholds": thresholds,
-                       "gold": score(scored, decisions, lambda r: r.get("origin", "gold") == "gold"),
-                       "written": score(scored, decisions, lambda r: r.get("origin", "gold") != "gold"),
+                       "settings": overrides,
+                       "gold": score(scored, decisions, lambda r, i: i in held and r.get("origin", "gold") == "gold"),
+                       "written": score(scored, decisions, lambda r, i: i in held and r.get("origin", "gold") != "gold"),
                        "seconds": round(time.time() - started)}
                 results.append(row)
                 print(json.dumps(row), flush=True)

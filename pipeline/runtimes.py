@@ -101,8 +101,9 @@ def record_choice(model_hash: str, entry: dict) -> Path:
     return path
 
 
-def choose(requested: str, model_hash: str | None) -> tuple[str, str]:
-    """(engine, why) for ``requested`` (an engine name or ``auto``)."""
+def choose(requested: str, model_hash: str | None, measured: dict | None = None) -> tuple[str, str]:
+    """(engine, why) for ``requested`` (an engine name or ``auto``). ``measured`` is the
+    model's ``engine_agreement`` from training (``held_out_agreement``)."""
     if requested != "auto":
         reason = unavailable_reason(requested)
         if reason:
@@ -111,6 +112,12 @@ def choose(requested: str, model_hash: str | None) -> tuple[str, str]:
     entry = recorded_choice(model_hash) if model_hash else None
     if entry:
         return entry["engine"], f"fastest that meets the agreement rule on this CPU, per the benchmark of {model_hash}"
+    bf16 = (measured or {}).get("torch-bf16") or {}
+    bf16_agrees = bf16.get("stance_agreement", 0.0) >= DEFAULT_AGREEMENT
+    if model_hash and bf16_agrees and unavailable_reason("torch-bf16") is None:
+        return "torch-bf16", (f"bf16 in hardware here, and its stance labels agreed with fp32 on "
+                              f"{bf16['stance_agreement']:.2%} of {bf16.get('sentences', '?')} held-out sentences "
+                              f"at training (rule: {DEFAULT_AGREEMENT:.0%})")
     if model_hash and onnxruntime_installed():
         return "onnx-fp32", "exact; no benchmark recorded for this model on this CPU"
     return "torch-fp32", "exact; onnxruntime not installed" if model_hash else "exact; model not saved yet"
@@ -134,6 +141,41 @@ def select(results: dict[str, dict]) -> tuple[str, dict]:
             eligible[name] = entry["sps"]
     best = max(eligible, key=eligible.get) if eligible else "torch-fp32"
     return best, {"eligible": sorted(eligible)}
+
+
+# -- the agreement check that training runs on its held-out folds -------------------------------
+
+# Engines that may become a default and are not exact: their stance labels must agree with
+# torch-fp32 on out-of-fold sentences (DEFAULT_AGREEMENT). int8 stays opt-in (benchmark rule).
+CHECKED_AT_TRAINING = ("torch-bf16",)
+
+
+def held_out_agreement(classifier, records: list, reference, tally: dict[str, list[int]]) -> None:
+    """Add to ``tally`` ({engine: [agreeing, sentences]}) how often each engine of
+    ``CHECKED_AT_TRAINING`` that runs here gives ``reference``'s (torch-fp32) stance on
+    ``records``, which the classifier never trained on. Cheap next to the fold's training."""
+    if not hasattr(classifier, "engine") or not records:
+        return
+    requested = classifier.settings.get("engine", "auto")
+    try:
+        for name in CHECKED_AT_TRAINING:
+            if unavailable_reason(name) is not None:
+                continue
+            classifier.settings["engine"] = name
+            probs = classifier.predict_proba(records)
+            agreeing = int((probs.stance.argmax(1) == reference.stance.argmax(1)).sum())
+            counts = tally.setdefault(name, [0, 0])
+            counts[0] += agreeing
+            counts[1] += len(records)
+    finally:
+        classifier.settings["engine"] = requested
+
+
+def agreement_summary(tally: dict[str, list[int]]) -> dict[str, dict]:
+    """``tally`` -> the ``engine_agreement`` block saved in the model's config."""
+    return {name: {"stance_agreement": round(agreeing / total, 5), "sentences": total,
+                   "cpu": cpu_info()["model"]}
+            for name, (agreeing, total) in sorted(tally.items()) if total}
 
 
 # -- tokenising without transformers -----------------------------------------------------------

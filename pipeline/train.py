@@ -146,11 +146,21 @@ def fit_classifier(backend: str, records: list[Record], settings: dict[str, Any]
 
 
 def fit_predict_fn(backend: str, settings: dict[str, Any] | None = None,
-                   progress: ProgressFn | None = None) -> Callable[[list[Record], list[Record], int], Probabilities]:
-    """A function (train, test, seed) -> probabilities for test, as cross-validation needs."""
+                   progress: ProgressFn | None = None,
+                   engine_tally: dict[str, list[int]] | None = None,
+                   ) -> Callable[[list[Record], list[Record], int], Probabilities]:
+    """A function (train, test, seed) -> probabilities for test, as cross-validation needs.
+    With ``engine_tally``, each fold's held-out sentences are also labelled by the faster
+    inexact engines, counting agreement with fp32 (``runtimes.held_out_agreement``)."""
 
     def fit_predict(train: list[Record], test: list[Record], seed: int) -> Probabilities:
-        return fit_classifier(backend, train, settings, seed=seed, progress=progress).predict_proba(test)
+        classifier = fit_classifier(backend, train, settings, seed=seed, progress=progress)
+        probs = classifier.predict_proba(test)
+        if engine_tally is not None:
+            from .runtimes import held_out_agreement
+
+            held_out_agreement(classifier, test, probs, engine_tally)
+        return probs
 
     return fit_predict
 
@@ -305,10 +315,11 @@ def train_model(
         f"{len(records) - len(gold)} written examples")
     summary, oof = None, None
     thresholds, temperature = None, 1.0
+    engine_tally: dict[str, list[int]] = {}
     if cross_validate and len({r["doc_id"] for r in scored}) >= 2:
         annotate_actors(records, _split_settings(settings)[0])
-        oof = out_of_fold(scored, extra, folds, fit_predict_fn(backend, settings, progress), seed=seed, progress=say,
-                          label=backend)
+        oof = out_of_fold(scored, extra, folds, fit_predict_fn(backend, settings, progress, engine_tally), seed=seed,
+                          progress=say, label=backend)
         # Thresholds tuned on held-out folds did worse than a plain 0.5 on held-out sources
         # (README, scores), so tuning is opt-in.
         tune = bool(_split_settings(settings)[0].get("tune_thresholds", False))
@@ -347,6 +358,13 @@ def train_model(
         "seconds": round(time.time() - started, 1),
         "history": getattr(classifier, "history", None),
     }
+    if engine_tally:
+        from .runtimes import agreement_summary
+
+        training["engine_agreement"] = agreement_summary(engine_tally)
+        for name, entry in training["engine_agreement"].items():
+            say(f"{backend}: {name} gave fp32's stance on {entry['stance_agreement']:.2%} of "
+                f"{entry['sentences']} held-out sentences")
     extra_json = {}
     if oof is not None:
         extra_json["crossval.json"] = {

@@ -153,3 +153,29 @@ def test_a_failed_export_falls_back_to_torch_under_auto_and_fails_when_forced(mo
     forced.settings["engine"] = "onnx-fp32"
     with pytest.raises(ModelError, match="cannot build the ONNX encoder"):
         forced.engine()
+
+
+def test_training_measures_bf16_on_held_out_folds_and_auto_uses_it(tiny_encoder, tmp_path, monkeypatch):
+    """Cross-validation labels each held-out fold with bf16 too; a model whose bf16 labels
+    agreed on >= 99% of those sentences runs bf16 by default where the CPU has it."""
+    monkeypatch.setattr(engines, "unavailable_reason",
+                        lambda name: None if name in ("torch-fp32", "torch-bf16") else "not in this test")
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    with open(labels / "gold.jsonl", "w", encoding="utf-8") as handle:
+        for record in labelled_records(3):
+            handle.write(json.dumps(record) + "\n")
+    out = tmp_path / "transformer"
+    train_model("transformer", labels, out, settings={**SETTINGS, "base_model": str(tiny_encoder)})
+    measured = json.loads((out / "config.json").read_text())["training"]["engine_agreement"]["torch-bf16"]
+    assert measured["sentences"] == len(labelled_records(3))
+    assert 0.0 <= measured["stance_agreement"] <= 1.0 and measured["cpu"]
+    model = load_model(out)
+    model_hash = model.model_info["hash"]
+    agreeing = {"torch-bf16": {"stance_agreement": 0.995, "sentences": 400}}
+    name, why = engines.choose("auto", model_hash, agreeing)
+    assert name == "torch-bf16" and "99.50% of 400 held-out sentences" in why
+    agreeing["torch-bf16"]["stance_agreement"] = 0.985
+    exact = "onnx-fp32" if engines.onnxruntime_installed() else "torch-fp32"
+    assert engines.choose("auto", model_hash, agreeing)[0] == exact
+    assert engines.choose("auto", None, {"torch-bf16": {"stance_agreement": 1.0}})[0] == "torch-fp32"
