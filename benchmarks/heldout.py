@@ -53,6 +53,10 @@ def genre_folds(records, seed: int = 0):
     return written, extra + gold_train, folds
 
 
+def _is_gold(record) -> bool:
+    return record.get("origin", "gold") == "gold"
+
+
 def score(scored, decisions, keep):
     index = [i for i, r in enumerate(scored) if keep(r, i)]
     if not index:
@@ -70,6 +74,8 @@ def main() -> None:
     parser.add_argument("--scheme", default="source", choices=["source", "genre"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--save-probs", help="also save the out-of-fold probabilities (npz; one file per run, "
+                        "named PATH-BACKEND-CONFIG.npz) with the scored sentence ids")
     parser.add_argument("--folds", help="hold out only these folds (names, comma-separated), e.g. written-batch3")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting on top of every config (value read as JSON if it parses), e.g. epochs=2")
@@ -99,12 +105,16 @@ def main() -> None:
             started = time.time()
             settings = {**CONFIGS[config], **overrides}
             oof = out_of_fold(scored, extra, folds, fit_predict_fn(backend, settings), seed=args.seed)
+            if args.save_probs:
+                np.savez_compressed(f"{args.save_probs}-{backend}-{config}.npz", stance=oof.stance,
+                                    targets=oof.targets, ids=np.array([r["id"] for r in scored]),
+                                    held=np.array(sorted(held)))
             for thresholds, tune in (("tuned", True), ("0.5", False)):
                 decisions = cross_validated_decisions(oof, scored, folds, tune=tune)
                 row = {"backend": backend, "config": config, "thresholds": thresholds,
                        "settings": overrides,
-                       "gold": score(scored, decisions, lambda r, i: i in held and r.get("origin", "gold") == "gold"),
-                       "written": score(scored, decisions, lambda r, i: i in held and r.get("origin", "gold") != "gold"),
+                       "gold": score(scored, decisions, lambda r, i: i in held and _is_gold(r)),
+                       "written": score(scored, decisions, lambda r, i: i in held and not _is_gold(r)),
                        "seconds": round(time.time() - started)}
                 results.append(row)
                 print(json.dumps(row), flush=True)

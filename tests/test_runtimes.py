@@ -156,8 +156,8 @@ def test_a_failed_export_falls_back_to_torch_under_auto_and_fails_when_forced(mo
 
 
 def test_training_measures_bf16_on_held_out_folds_and_auto_uses_it(tiny_encoder, tmp_path, monkeypatch):
-    """Cross-validation labels each held-out fold with bf16 too; a model whose bf16 labels
-    agreed on >= 99% of those sentences runs bf16 by default where the CPU has it."""
+    """Cross-validation labels each held-out fold with bf16 too and saves the agreement, which
+    the benchmark's choice of default and predict's message use."""
     monkeypatch.setattr(engines, "unavailable_reason",
                         lambda name: None if name in ("torch-fp32", "torch-bf16") else "not in this test")
     labels = tmp_path / "labels"
@@ -173,9 +173,11 @@ def test_training_measures_bf16_on_held_out_folds_and_auto_uses_it(tiny_encoder,
     model = load_model(out)
     model_hash = model.model_info["hash"]
     agreeing = {"torch-bf16": {"stance_agreement": 0.995, "sentences": 400}}
-    name, why = engines.choose("auto", model_hash, agreeing)
-    assert name == "torch-bf16" and "99.50% of 400 held-out sentences" in why
-    agreeing["torch-bf16"]["stance_agreement"] = 0.985
     exact = "onnx-fp32" if engines.onnxruntime_installed() else "torch-fp32"
-    assert engines.choose("auto", model_hash, agreeing)[0] == exact
-    assert engines.choose("auto", None, {"torch-bf16": {"stance_agreement": 1.0}})[0] == "torch-fp32"
+    name, why = engines.choose("auto", model_hash, agreeing)
+    # Agreement alone does not make bf16 the default: speed is the benchmark's to measure.
+    assert name == exact
+    if exact == "onnx-fp32":
+        assert "99.50% of 400 held-out sentences" in why
+    agreeing["torch-bf16"]["stance_agreement"] = 0.985
+    assert "torch-bf16" not in engines.choose("auto", model_hash, agreeing)[1]
