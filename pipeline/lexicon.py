@@ -94,11 +94,26 @@ class Lexicon:
         lowered = text.lower()
         return {k: len(p.findall(lowered)) if p else 0 for k, p in self._cue_patterns.items()}
 
-    def features(self, text: str) -> list[float]:
-        """Actor-mention and cue features: one count per target, then blame/defend/negator."""
-        mentions = self.mentions(text)
+    def features(self, text: str, mention_counts: dict[str, int] | None = None) -> list[float]:
+        """Actor-mention and cue features: one count per target, then blame/defend/negator.
+        ``mention_counts`` (per target, from an earlier ``mentions`` of the same text by this
+        lexicon: the actor tracker's) saves scanning the text again."""
+        if mention_counts is None:
+            mention_counts = {t: len(spans) for t, spans in self.mentions(text).items()}
         cues = self.cue_counts(text)
-        return [float(min(len(mentions[t]), 3)) for t in TARGETS] + [float(min(cues[k], 3)) for k in CUE_KINDS]
+        return [float(min(mention_counts[t], 3)) for t in TARGETS] + [float(min(cues[k], 3)) for k in CUE_KINDS]
+
+    def record_features(self, records: list[dict[str, Any]]) -> list[list[float]]:
+        """``features`` of each record's text, reusing the counts the actor tracker left in
+        ``_mentions`` when it matched with an identical lexicon (``_mentions_by``)."""
+        return [self.features(r["text"], r["_mentions"] if r.get("_mentions_by") == self.fingerprint else None)
+                for r in records]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(repr(sorted((t, sorted(a)) for t, a in self.aliases.items())).encode()).hexdigest()[:16]
 
     @staticmethod
     def feature_names() -> list[str]:

@@ -232,8 +232,9 @@ def load_model(folder: str | Path) -> Classifier:
         raise ModelError(f"{folder}: cannot load model ({type(exc).__name__}: {exc})") from None
     classifier.thresholds = {t: float(config["thresholds"].get(t, 0.5)) for t in TARGETS}
     classifier.stance_temperature = float((config.get("calibration") or {}).get("stance_temperature", 1.0))
-    classifier.model_info = {"name": folder.name, "backend": cls.name, "hash": config["model_hash"],
-                             "engine_agreement": (config.get("training") or {}).get("engine_agreement") or {}}
+    classifier.model_info = {"name": folder.name, "backend": cls.name, "hash": config["model_hash"]}
+    # Not in model_info: that is copied into every predicted record.
+    classifier.__dict__["engine_agreement"] = (config.get("training") or {}).get("engine_agreement") or {}
     return classifier
 
 

@@ -13,6 +13,8 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
+
 from .classifiers.base import Classifier, ProgressFn, decide
 from .documents import Document, expand_paths, read_documents
 from .errors import InputError, PipelineError
@@ -122,12 +124,17 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
 def label_chunk(classifier: Classifier, chunk: list[Record]) -> list[Record]:
     probs = classifier.predict_scores(chunk)
     out = []
+    # Rounded once per chunk in numpy: per-value round(float(p), 4) was a tenth of tfidf's time.
+    stance_rows = np.round(probs.stance, 4).tolist()
+    target_rows = np.round(probs.targets, 4).tolist()
     for record, (stance, targets), stance_row, target_row in zip(
-        chunk, decide(probs, classifier.thresholds), probs.stance, probs.targets, strict=True
+        chunk, decide(probs, classifier.thresholds), stance_rows, target_rows, strict=True
     ):
         record = dict(record)
         if record.pop("_added_context", False):
             del record["context"]
+        for private in [key for key in record if key.startswith("_")]:
+            del record[private]
         if record.get("boilerplate"):
             stance, targets = "neutral", []
         # An input that already carries labels keeps them; the model's go beside them.
@@ -135,8 +142,8 @@ def label_chunk(classifier: Classifier, chunk: list[Record]) -> list[Record]:
         record[f"{prefix}stance"] = stance
         record[f"{prefix}targets"] = targets
         record["scores"] = {
-            "stance": {s: round(float(p), 4) for s, p in zip(STANCES, stance_row, strict=True)},
-            "targets": {t: round(float(p), 4) for t, p in zip(TARGETS, target_row, strict=True)},
+            "stance": dict(zip(STANCES, stance_row, strict=True)),
+            "targets": dict(zip(TARGETS, target_row, strict=True)),
         }
         record["model"] = classifier.model_info
         out.append(record)

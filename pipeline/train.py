@@ -96,8 +96,9 @@ def role_swaps(records: list[Record], lexicon: Lexicon, *, seed: int, per_record
             if original[:1].isupper():
                 alias = alias[:1].upper() + alias[1:]
             text = record["text"][:start] + alias + record["text"][end:]
-            swap = {**record, "id": f"{record['id']}:swap{number}", "text": text,
-                    "targets": [new_target], "origin": "augmented"}
+            swap = {**{k: v for k, v in record.items() if not k.startswith("_")},  # no stale private counts
+                    "id": f"{record['id']}:swap{number}", "text": text, "targets": [new_target],
+                    "origin": "augmented"}
             if "actors" in record:
                 # The document around it is unchanged; only the actor the sentence names is.
                 actors = dict(record["actors"])

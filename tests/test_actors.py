@@ -172,3 +172,19 @@ def test_model_folder_keeps_the_tracker_and_predict_streams_document_context(lab
     fresh = segment_document("page", page.read_text(encoding="utf-8"))
     scores = model.predict_scores(fresh)
     assert [r["scores"]["stance"]["blame"] for r in out] == [round(float(p), 4) for p in scores.stance[:, 0]]
+
+
+def test_the_tracker_leaves_its_lexicon_counts_and_features_reuse_them_exactly():
+    from pipeline.actors.context import annotate_documents
+    from pipeline.actors.tracker import ActorTracker
+    from pipeline.lexicon import Lexicon
+
+    lexicon = Lexicon.load()
+    records = [{"id": f"d:{i:04d}", "doc_id": "d", "text": text, "section": "post"} for i, text in enumerate(
+        ["The council and its cabinet member were warned.", "Ofsted inspectors said managers failed.",
+         "Nobody resigned."])]
+    annotate_documents(records, ActorTracker(lexicon))
+    assert all(r["_mentions_by"] == lexicon.fingerprint for r in records)
+    assert lexicon.record_features(records) == [lexicon.features(r["text"]) for r in records]
+    other = Lexicon({t: ["nobody"] for t in lexicon.aliases}, lexicon.cues)
+    assert other.record_features(records) == [other.features(r["text"]) for r in records]

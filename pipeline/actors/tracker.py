@@ -131,10 +131,10 @@ class ActorTracker:
 
     # -- one sentence -----------------------------------------------------------------------
 
-    def _role_actors(self, text: str) -> list[tuple[int, _Actor]]:
+    def _role_actors(self, text: str, mentions: dict[str, list[tuple[int, int]]]) -> list[tuple[int, _Actor]]:
         found = []
         lowered = text.lower()
-        for target, spans in self.lexicon.mentions(text).items():
+        for target, spans in mentions.items():
             for start, end in spans:
                 surface = lowered[start:end]
                 individual = bool(_SINGULAR_ROLE.search(surface))
@@ -206,7 +206,12 @@ class ActorTracker:
                 per_sentence.append(([], [], []))
                 continue
             people = [(s, e, p) for s, e, p in self.gazetteer.find(text)]
-            mentions: list[tuple[int, _Actor]] = self._role_actors(text)
+            lexicon_mentions = self.lexicon.mentions(text)
+            # Left for the learned backends' lexicon features (Lexicon.record_features), so the
+            # text is scanned once; private fields (leading "_") never reach an output file.
+            record["_mentions"] = {t: len(spans) for t, spans in lexicon_mentions.items()}
+            record["_mentions_by"] = self.lexicon.fingerprint
+            mentions: list[tuple[int, _Actor]] = self._role_actors(text, lexicon_mentions)
             mentions += [(s, self._person_actor(p, year)) for s, _, p in people]
             mentions += self._introductions(text, known, people)
             taken = {s for s, _ in mentions}

@@ -254,7 +254,7 @@ class TfidfClassifier(Classifier):
         texts = [r["text"] for r in records]
         blocks = [self.word.transform(texts), self._char_transform().transform(texts)]
         if self.lexicon is not None:
-            lex = np.array([self.lexicon.features(t) for t in texts]) * self.settings["lexicon_weight"]
+            lex = np.array(self.lexicon.record_features(records)) * self.settings["lexicon_weight"]
             blocks.append(sparse.csr_matrix(lex))
         if getattr(self, "tracker", None) is not None:
             blocks.append(sparse.csr_matrix(_actor_block(records, self.tracker, self.settings["actor_weight"])))
@@ -372,7 +372,7 @@ class EmbedClassifier(Classifier):
         texts = [r["text"] for r in records]
         x = self._embed(texts, remember=remember)
         if self.lexicon is not None:
-            x = np.hstack([x, np.array([self.lexicon.features(t) for t in texts]) * self.settings["lexicon_weight"]])
+            x = np.hstack([x, np.array(self.lexicon.record_features(records)) * self.settings["lexicon_weight"]])
         if getattr(self, "tracker", None) is not None:
             x = np.hstack([x, _actor_block(records, self.tracker, self.settings["actor_weight"])])
         return x

@@ -416,7 +416,7 @@ class TransformerClassifier(Classifier):
         torch_loaded = "encoder" in self.__dict__
         saved = bool(model_hash and "_folder_path" in self.__dict__)
         name, why = engines.choose(requested, model_hash if saved else None,
-                                   self.model_info.get("engine_agreement") if saved else None)
+                                   self.__dict__.get("engine_agreement") if saved else None)
         version = self._weights_key() if torch_loaded else None
         key = (name, version)
         cached = self.__dict__.get("_engine")
