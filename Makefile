@@ -35,16 +35,18 @@ demo: $(STAMP)
 	$(BIN)/pipeline segment seeds -o $(OUT)/sentences.jsonl
 	@echo "== 2/6 validate the labels against the segmented seeds"
 	$(BIN)/pipeline validate labels --seeds seeds
-	@echo "== 3/6 train every backend (held-out sources inside: seeds, written batch 1, written batch 2)"
+	@echo "== 3/6 train every backend (held-out sources inside: seeds, written batches 1, 2 and 3)"
 	@for backend in $(BACKENDS); do \
 		$(BIN)/pipeline train --backend $$backend --labels labels -o models/$$backend || exit 1; \
 	done
+	@echo "== 3b/6 ensemble of tfidf and the transformer (no training: their held-out scores averaged)"
+	$(BIN)/pipeline combine models/tfidf models/transformer --labels labels -o models/ensemble
 	@echo "== 4/6 predict the seeds with the best held-out model"
 	$(BIN)/python scripts/best_model.py models > $(OUT)/best_model.txt
 	@echo "best model: $$(cat $(OUT)/best_model.txt)"
 	$(BIN)/pipeline predict $(OUT)/sentences.jsonl --model $$(cat $(OUT)/best_model.txt) -o $(OUT)/predictions.jsonl
 	@echo "== 5/6 evaluation report comparing the backends"
-	$(BIN)/pipeline evaluate --labels labels --backends $(shell echo $(BACKENDS) | tr ' ' ',') \
+	$(BIN)/pipeline evaluate --labels labels --backends $(shell echo $(BACKENDS) ensemble | tr ' ' ',') \
 		--models models -o $(REPORT)
 	@echo "== 6/6 blame summary of the seed predictions"
 	$(BIN)/pipeline summarize $(OUT)/predictions.jsonl --model $$(cat $(OUT)/best_model.txt) -o $(REPORT)/summary

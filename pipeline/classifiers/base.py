@@ -150,7 +150,7 @@ def register(cls: type[Classifier]) -> type[Classifier]:
 # Which module registers each backend: loading a transformer model imports neither
 # scikit-learn nor scipy, and the transformer module imports torch only when it needs it.
 BACKEND_MODULES = {"majority": "sklearn_backends", "lexicon": "sklearn_backends", "tfidf": "sklearn_backends",
-                   "embed": "sklearn_backends", "transformer": "transformer"}
+                   "embed": "sklearn_backends", "transformer": "transformer", "ensemble": "ensemble"}
 
 
 def _ensure_loaded(name: str | None = None) -> None:

@@ -10,7 +10,9 @@ from . import app, handle_errors, progress
 @app.command()
 @handle_errors
 def train(
-    backend: str = typer.Option("tfidf", "--backend", "-b", help="majority, lexicon, tfidf, embed or transformer."),
+    backend: str = typer.Option("tfidf", "--backend", "-b",
+                                help="majority, lexicon, tfidf, embed, transformer or ensemble (of tfidf and "
+                                     "transformer; `pipeline combine` builds one from trained folders)."),
     labels: Path = typer.Option(Path("labels"), "--labels", help="Label JSONL file or folder (gold + written)."),
     output: Path = typer.Option(..., "-o", "--output", help="Model folder to write."),
     base_model: Path | None = typer.Option(None, "--base-model", help="Local Hugging Face encoder folder."),
@@ -45,3 +47,24 @@ def train(
     if backend in ("tfidf", "embed", "transformer", "lexicon"):
         settings["actor_features"] = actor_features
     train_model(backend, labels, output, settings=settings, seed=seed, cross_validate=cv, progress=progress)
+
+
+@app.command()
+@handle_errors
+def combine(
+    members: list[Path] = typer.Argument(..., help="Model folders trained on the same labels (pipeline train)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Ensemble model folder to write."),
+    labels: Path = typer.Option(Path("labels"), "--labels", help="The labels the members were trained on."),
+    weights: str | None = typer.Option(None, "--weights", help="Comma-separated member weights (default equal)."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """An ensemble (mean of the members' probabilities), scored on held-out sources from the
+    members' saved out-of-fold scores; no training."""
+    from ..combine import combine_models
+    from ..errors import PipelineError
+
+    try:
+        parsed = [float(w) for w in weights.split(",")] if weights else None
+    except ValueError:
+        raise PipelineError(f"--weights must be comma-separated numbers, not {weights!r}") from None
+    combine_models(members, output, labels=labels, weights=parsed, seed=seed, progress=progress)

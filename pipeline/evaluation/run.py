@@ -135,7 +135,7 @@ def _train_module():
     return train
 
 
-def _saved_probabilities(
+def saved_probabilities(
     models_dir: Path, name: str, gold: list[Record], folds: list[Fold], data_hash: str | None
 ) -> tuple[Probabilities | None, str]:
     """Out-of-fold probabilities from models_dir/NAME/crossval.json, or None and the reason."""
@@ -290,7 +290,7 @@ def evaluate_backends(
     for name in backends:
         probs, source = None, "computed"
         if models_dir is not None:
-            probs, reason = _saved_probabilities(Path(models_dir), name, scored, folds, data_hash)
+            probs, reason = saved_probabilities(Path(models_dir), name, scored, folds, data_hash)
             say(f"{name}: {reason}" + ("" if probs is not None else "; cross-validating"))
             if probs is not None:
                 source = reason
