@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .classifiers.base import Probabilities, ProgressFn, fit_temperature
+from .classifiers.base import Probabilities, ProgressFn
 from .classifiers.ensemble import EnsembleClassifier
 from .errors import ModelError
 from .modelio import check_model_output, load_model, save_model
@@ -21,9 +21,9 @@ from .modelio import check_model_output, load_model, save_model
 def combine_models(members: list[str | Path], output: str | Path, *, labels: str | Path = "labels",
                    weights: list[float] | None = None, seed: int = 0,
                    progress: ProgressFn | None = None) -> dict[str, Any]:
-    from .evaluation.crossval import cross_validated_decisions, scored_and_folds
+    from .evaluation.crossval import scored_and_folds
     from .evaluation.run import saved_probabilities
-    from .train import calibration_summary, data_hash, held_out_summary, load_training_data, model_card
+    from .train import data_hash, load_training_data, model_card, score_held_out
 
     started = time.time()
     say = progress or (lambda _message: None)
@@ -51,14 +51,7 @@ def combine_models(members: list[str | Path], output: str | Path, *, labels: str
     total = sum(weights)
     oof = Probabilities(sum(w * p.stance for w, p in zip(weights, parts, strict=True)) / total,
                         sum(w * p.targets for w, p in zip(weights, parts, strict=True)) / total)
-    decisions = cross_validated_decisions(oof, scored, folds, tune=False)
-    summary = held_out_summary(scored, decisions, folds)
-    temperature = fit_temperature(oof.stance, [r["stance"] for r in scored])
-    summary["cv_calibration"] = calibration_summary(oof, scored, folds)
-    for part, scores in (("gold", summary.get("cv_scores")), ("written", summary.get("cv_written"))):
-        if scores:
-            say(f"ensemble of {' + '.join(names)}: held-out {part} stance macro-F1 "
-                f"{scores['stance_macro_f1']:.3f}, target micro-F1 {scores['target_micro_f1']:.3f}")
+    summary, _, temperature = score_held_out(oof, scored, folds, label=f"ensemble of {' + '.join(names)}", say=say)
 
     settings = {"members": names, "weights": weights}
     if any("engine" in model.settings for model in loaded):

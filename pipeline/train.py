@@ -296,6 +296,24 @@ def model_card(backend: str, config: dict[str, Any], summary: dict[str, Any] | N
     return "\n".join(lines)
 
 
+def score_held_out(oof: Probabilities, scored: list[Record], folds: list, *, label: str, say: ProgressFn,
+                   tune: bool = False, calibrate: bool = True) -> tuple[dict[str, Any], dict | None, float]:
+    """From out-of-fold probabilities: the held-out summary (gold and written apart, printed),
+    thresholds tuned on the other folds (if ``tune``) and the stance temperature."""
+    decisions = cross_validated_decisions(oof, scored, folds, tune=tune)
+    summary = held_out_summary(scored, decisions, folds)
+    thresholds = tune_thresholds(oof, scored) if tune else None
+    temperature = 1.0
+    if calibrate:
+        temperature = fit_temperature(oof.stance, [r["stance"] for r in scored])
+        summary["cv_calibration"] = calibration_summary(oof, scored, folds)
+    for part, scores in (("gold", summary.get("cv_scores")), ("written", summary.get("cv_written"))):
+        if scores:
+            say(f"{label}: held-out {part} stance macro-F1 {scores['stance_macro_f1']:.3f}, "
+                f"target micro-F1 {scores['target_micro_f1']:.3f}")
+    return summary, thresholds, temperature
+
+
 def train_model(
     backend: str,
     labels: str | Path,
@@ -324,16 +342,8 @@ def train_model(
         # Thresholds tuned on held-out folds did worse than a plain 0.5 on held-out sources
         # (README, scores), so tuning is opt-in.
         tune = bool(_split_settings(settings)[0].get("tune_thresholds", False))
-        decisions = cross_validated_decisions(oof, scored, folds, tune=tune)
-        summary = held_out_summary(scored, decisions, folds)
-        thresholds = tune_thresholds(oof, scored) if tune else None
-        if get_backend(backend).calibrates:
-            temperature = fit_temperature(oof.stance, [r["stance"] for r in scored])
-            summary["cv_calibration"] = calibration_summary(oof, scored, folds)
-        for part, scores in (("gold", summary.get("cv_scores")), ("written", summary.get("cv_written"))):
-            if scores:
-                say(f"{backend}: held-out {part} stance macro-F1 {scores['stance_macro_f1']:.3f}, "
-                    f"target micro-F1 {scores['target_micro_f1']:.3f}")
+        summary, thresholds, temperature = score_held_out(oof, scored, folds, label=backend, say=say, tune=tune,
+                                                          calibrate=get_backend(backend).calibrates)
     say(f"{backend}: fitting the final model on all {len(records)} sentences")
     training_options, _ = _split_settings(settings)
     final_records = training_set(records, training_options, seed)
