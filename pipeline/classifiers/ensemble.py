@@ -66,6 +66,9 @@ class EnsembleClassifier(Classifier):
         if not self.members:
             raise ModelError("ensemble has no members (fit it or load a saved one)")
         weights = self._weights()
+        for member in self.members:  # the runtime asked of the ensemble is its members' too
+            if "engine" in member.settings and "engine" in self.settings:
+                member.settings["engine"] = self.settings["engine"] or "auto"
         parts = [member.predict_proba(records) for member in self.members]
         stance = sum(w * p.stance for w, p in zip(weights, parts, strict=True))
         targets = sum(w * p.targets for w, p in zip(weights, parts, strict=True))
