@@ -56,7 +56,9 @@ class EnsembleClassifier(Classifier):
         from ..train import fit_classifier
 
         names = list(self.settings["members"])
-        self.__dict__["_members"] = [fit_classifier(name, records, None, seed=seed, progress=progress)
+        # Options given to the ensemble (base model, epochs, lexicon...) go to every member.
+        shared = {k: v for k, v in self.settings.items() if k not in ("members", "weights", "engine")}
+        self.__dict__["_members"] = [fit_classifier(name, records, shared, seed=seed, progress=progress)
                                      for name in names]
         return self
 
